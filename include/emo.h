@@ -1,0 +1,148 @@
+/* emo.h — real-time facial emotion recognition in C. The only public header.
+ *
+ * USAGE
+ *   #include <emo.h>          // cc app.c $(pkg-config --cflags --libs emo)
+ *
+ *   emo_image img = {0};
+ *   if (emo_image_load(&img, "photo.jpg", 1) != EMO_OK) {     // 1 = grey
+ *       fprintf(stderr, "%s\n", emo_last_error());
+ *       return 1;
+ *   }
+ *   ... detect faces, classify them (sections below) ...
+ *   emo_image_free(&img);
+ *
+ * OWNERSHIP
+ *   - Structs are allocated by the caller (on the stack is fine), zeroed with
+ *     `= {0}` before first use. Functions that fill an emo_image reuse its
+ *     buffer when `capacity` is large enough and grow it otherwise, so a
+ *     per-frame loop allocates nothing once warm. emo_image_free releases it.
+ *   - Opaque objects (detectors, models, pipelines) come from *_open/*_load
+ *     and go back with the matching *_close/*_free; closing NULL is a no-op.
+ *   - Output arrays (faces, probabilities) are owned by the caller, who passes
+ *     their capacity; functions return how many entries they filled.
+ *
+ * ERRORS
+ *   Every function that can fail returns an emo_status: EMO_OK (0) or a
+ *   negative EMO_E* code. emo_last_error() then gives a readable message
+ *   naming the file or argument and the problem, for the calling thread.
+ *   On failure, outputs are left valid (freeable) and nothing half-written is
+ *   left on disk: files are written to a temporary name and renamed.
+ *   The library never prints, never calls exit() or abort().
+ *
+ * LIMITS
+ *   Images: at most EMO_MAX_SIDE pixels per side and EMO_MAX_PIXELS pixels in
+ *   all; larger images are refused before anything is allocated.
+ *
+ * THREADS
+ *   Functions are reentrant; an object (detector, model, pipeline) is used by
+ *   one thread at a time. Functions that take a `threads` parameter spread
+ *   their own work over that many threads (0 = all cores).
+ */
+#ifndef EMO_H
+#define EMO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EMO_VERSION_STRING "0.1.0"
+
+/* ======================================================================== */
+/* Errors                                                                   */
+/* ======================================================================== */
+
+/* X(name, value, message) */
+#define EMO_STATUS_MAP(X)                                              \
+    X(EINVAL, -1, "invalid argument")                                  \
+    X(ENOMEM, -2, "out of memory")                                     \
+    X(EIO, -3, "input/output error")                                   \
+    X(EFORMAT, -4, "malformed data")                                   \
+    X(ELIMIT, -5, "size above the documented limit")                   \
+    X(EUNSUPPORTED, -6, "unsupported format or feature")               \
+    X(ENOTFOUND, -7, "not found")                                      \
+    X(ENUMERIC, -8, "numerical failure (NaN or Inf)")                  \
+    X(ESTATE, -9, "object in the wrong state for this call")           \
+    X(EEOF, -10, "end of stream")                                      \
+    X(EAGAIN, -11, "not ready, try again")
+
+typedef enum emo_status {
+    EMO_OK = 0,
+#define EMO_STATUS_ENUM_(name, value, msg) EMO_##name = value,
+    EMO_STATUS_MAP(EMO_STATUS_ENUM_)
+#undef EMO_STATUS_ENUM_
+} emo_status;
+
+/* Fixed text for a status code ("invalid argument"); never NULL. */
+const char *emo_strerror(int status);
+/* The calling thread's message for its last failure ("x.png: truncated PNG
+ * data"); "" if there was none. Valid until the next failing call. */
+const char *emo_last_error(void);
+/* Library version, "MAJOR.MINOR.PATCH". */
+const char *emo_version(void);
+
+/* ======================================================================== */
+/* Images (src/image.c)                                                     */
+/* ======================================================================== */
+
+#define EMO_MAX_SIDE 16384
+#define EMO_MAX_PIXELS (256u * 1024u * 1024u)
+
+/* 8-bit interleaved pixels: channels 1 (grey), 3 (RGB) or 4 (RGBA).
+ * Row y starts at data + y * stride. `capacity` is the allocated size in
+ * bytes, so buffers can be reused frame after frame. */
+typedef struct emo_image {
+    int width, height, channels, stride;
+    uint8_t *data;
+    size_t capacity;
+} emo_image;
+
+typedef enum emo_image_format {
+    EMO_FORMAT_UNKNOWN = 0,
+    EMO_FORMAT_JPEG,
+    EMO_FORMAT_PNG
+} emo_image_format;
+
+typedef enum emo_interp {
+    EMO_INTERP_LINEAR = 0, /* bilinear, pixel centres at +0.5 (as OpenCV INTER_LINEAR) */
+    EMO_INTERP_AREA        /* pixel-area average (as OpenCV INTER_AREA) */
+} emo_interp;
+
+/* (Re)shape img to w x h x channels, reusing its buffer if large enough.
+ * Pixel contents are unspecified afterwards. */
+int emo_image_alloc(emo_image *img, int w, int h, int channels);
+void emo_image_free(emo_image *img);
+/* Wraps caller-owned pixels without copying (capacity 0: never freed or grown
+ * by the library; emo_image_free on it only forgets the pointer). */
+emo_image emo_image_wrap(uint8_t *data, int w, int h, int channels, int stride);
+
+/* Decode JPEG or PNG (detected from the bytes, not the name).
+ * channels: 0 keeps the file's own (grey, RGB or RGBA), or 1, 3, 4 to convert.
+ * Greyscale conversion uses ITU-R BT.601 weights with OpenCV's rounding. */
+int emo_image_load(emo_image *out, const char *path, int channels);
+int emo_image_decode(emo_image *out, const void *bytes, size_t size, int channels);
+/* Format of an encoded buffer from its signature. */
+emo_image_format emo_image_sniff(const void *bytes, size_t size);
+/* Encode; *bytes is malloc'ed, the caller frees it. quality 1..100 (JPEG). */
+int emo_image_encode(const emo_image *img, emo_image_format fmt, int quality,
+                     uint8_t **bytes, size_t *size);
+/* Save by the file's extension (.jpg/.jpeg or .png), atomically. */
+int emo_image_save(const emo_image *img, const char *path, int quality);
+
+/* RGB(A) -> grey (BT.601, OpenCV's fixed-point rounding); grey is copied. */
+int emo_image_to_grey(const emo_image *src, emo_image *dst);
+/* Any channel count to any (grey replicated, alpha 255 or dropped). */
+int emo_image_convert(const emo_image *src, emo_image *dst, int channels);
+int emo_image_resize(const emo_image *src, emo_image *dst, int w, int h, emo_interp interp);
+/* Copy of the rectangle (x, y, w, h); parts outside src replicate the border. */
+int emo_image_crop(const emo_image *src, emo_image *dst, int x, int y, int w, int h);
+/* dst(x, y) = src(m[0]*x + m[1]*y + m[2], m[3]*x + m[4]*y + m[5]), bilinear,
+ * border replicated. m maps destination to source coordinates. */
+int emo_image_warp_affine(const emo_image *src, emo_image *dst, const float m[6], int w, int h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EMO_H */

@@ -1,0 +1,5 @@
+/* commands.h — every subcommand of the emo CLI; the table is in tools/emo.c. */
+#ifndef EMO_COMMANDS_H
+#define EMO_COMMANDS_H
+int cmd_convert(int argc, char **argv);
+#endif
