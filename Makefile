@@ -20,7 +20,7 @@ endif
 
 CC       ?= cc
 # Debian libraries the library links (see `make deps` for the packages).
-PKGS     := libturbojpeg libspng expat zlib libavformat libavcodec libswscale libavutil cairo freetype2
+PKGS     := libturbojpeg spng expat zlib libavformat libavcodec libswscale libavutil cairo freetype2
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS   += $(PKG_CFLAGS) -std=gnu11 $(OPT) -march=$(MARCH) -fPIC -fopenmp -Wall -Wextra -Wno-unused-parameter \
             -Iinclude -Isrc -DEMO_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS)
@@ -44,11 +44,28 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 DEB_BUILD := build-essential pkg-config libturbojpeg0-dev libspng-dev libexpat1-dev zlib1g-dev libdnnl-dev \
              libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libcairo2-dev libfreetype-dev \
              fonts-noto-color-emoji libmicrohttpd-dev libsdl2-dev opencv-data
-DEB_TEST  := ffmpeg curl chromium nodejs npm
+DEB_TEST  := ffmpeg curl chromium nodejs
 DEB_REF   := python3-opencv python3-torch python3-numpy libopencv-dev
 
-.PHONY: all lib test bench deps deps-ref install clean check-deps
-all: check-deps $(BUILD)/libemo.a $(BUILD)/libemo.so $(BUILD)/emo $(BUILD)/emo.pc
+.PHONY: all build test run-tests bench run-bench demo deps deps-ref install clean check-deps
+# The public targets first make sure the Debian packages are there, then run
+# make again, so that pkg-config flags are read with the packages installed.
+all:
+	@$(MAKE) --no-print-directory check-deps
+	@$(MAKE) --no-print-directory build
+test:
+	@$(MAKE) --no-print-directory check-deps
+	@$(MAKE) --no-print-directory run-tests
+bench:
+	@$(MAKE) --no-print-directory check-deps
+	@$(MAKE) --no-print-directory run-bench
+demo:
+	@$(MAKE) --no-print-directory check-deps
+	@$(MAKE) --no-print-directory build
+	$(BUILD)/emo convert $(SHARED)/media/expressions/happy.jpg /tmp/emo-happy-grey.png --grey
+	@echo "wrote /tmp/emo-happy-grey.png"
+
+build: $(BUILD)/libemo.a $(BUILD)/libemo.so $(BUILD)/emo $(BUILD)/emo.pc
 
 # Installs missing Debian packages (needs root); quiet when all are present.
 deps:
@@ -59,7 +76,8 @@ deps-ref:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_REF)
 
 check-deps:
-	@pkg-config --exists $(PKGS) $(TOOL_PKGS) && [ -f /usr/include/dnnl.h ] || $(MAKE) --no-print-directory deps
+	@command -v pkg-config >/dev/null && pkg-config --exists $(PKGS) $(TOOL_PKGS) && [ -f /usr/include/dnnl.h ] \
+	  && command -v ffmpeg >/dev/null && command -v chromium >/dev/null || $(MAKE) --no-print-directory deps
 
 $(BUILD)/%.o: %.c include/emo.h $(wildcard src/*.h src/nn/*.h)
 	@mkdir -p $(dir $@)
@@ -82,13 +100,13 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libemo.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TOOL_CFLAGS) $(shell pkg-config --cflags opencv4 2>/dev/null) -o $@ $< $(BUILD)/libemo.a $(LDFLAGS) $(TOOL_LIBS) $(LIBS)
 
-test: all $(TEST_BIN)
+run-tests: build $(TEST_BIN)
 	@BUILD=$(BUILD) SHARED=$(SHARED) tests/run.sh $(TEST_BIN)
 
-bench: all $(BENCH_BIN)
+run-bench: build $(BENCH_BIN)
 	@BUILD=$(BUILD) SHARED=$(SHARED) bench/run.sh
 
-install: all
+install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/emo/models
 	install -m 755 $(BUILD)/emo $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(BUILD)/libemo.a $(BUILD)/libemo.so $(DESTDIR)$(PREFIX)/lib/

@@ -16,8 +16,8 @@
  *     `= {0}` before first use. Functions that fill an emo_image reuse its
  *     buffer when `capacity` is large enough and grow it otherwise, so a
  *     per-frame loop allocates nothing once warm. emo_image_free releases it.
- *   - Opaque objects (detectors, models, pipelines) come from *_open/*_load
- *     and go back with the matching *_close/*_free; closing NULL is a no-op.
+ *   - Opaque objects (detectors, models, pipelines) come from the _open and _load functions
+ *     and go back with the matching _close or _free; closing NULL is a no-op.
  *   - Output arrays (faces, probabilities) are owned by the caller, who passes
  *     their capacity; functions return how many entries they filled.
  *
@@ -88,7 +88,7 @@ const char *emo_version(void);
 /* ======================================================================== */
 
 #define EMO_MAX_SIDE 16384
-#define EMO_MAX_PIXELS (256u * 1024u * 1024u)
+#define EMO_MAX_PIXELS 256000000u /* 256 Mpixel */
 
 /* 8-bit interleaved pixels: channels 1 (grey), 3 (RGB) or 4 (RGBA).
  * Row y starts at data + y * stride. `capacity` is the allocated size in
@@ -125,6 +125,8 @@ int emo_image_load(emo_image *out, const char *path, int channels);
 int emo_image_decode(emo_image *out, const void *bytes, size_t size, int channels);
 /* Format of an encoded buffer from its signature. */
 emo_image_format emo_image_sniff(const void *bytes, size_t size);
+/* Format from a file name's extension (.jpg, .jpeg, .png; any case). */
+emo_image_format emo_image_format_of_path(const char *path);
 /* Encode; *bytes is malloc'ed, the caller frees it. quality 1..100 (JPEG). */
 int emo_image_encode(const emo_image *img, emo_image_format fmt, int quality,
                      uint8_t **bytes, size_t *size);

@@ -42,7 +42,7 @@ int emo_fail_prefix(int status, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    snprintf(last_error, sizeof last_error, "%s: %s", prefix, old[0] ? old : emo_strerror(status));
+    snprintf(last_error, sizeof last_error, "%.400s: %.600s", prefix, old[0] ? old : emo_strerror(status));
     return status;
 }
 

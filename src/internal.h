@@ -25,6 +25,9 @@ int emo_read_file(const char *path, size_t limit, uint8_t **bytes, size_t *size)
  * rename, so readers never see a partial file. */
 int emo_write_file_atomic(const char *path, const void *bytes, size_t size);
 
+/* emo_image_decode with a name (file path) for error messages. */
+int emo_image_decode_named(emo_image *out, const void *bytes, size_t size, int channels, const char *what);
+
 #define EMO_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define EMO_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define EMO_CLAMP(x, lo, hi) ((x) < (lo) ? (lo) : (x) > (hi) ? (hi) : (x))

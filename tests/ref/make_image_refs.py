@@ -1,0 +1,51 @@
+#!/usr/bin/python3
+"""Reference outputs for tests/test_image.c, made with OpenCV (python3-opencv).
+
+Run from the repository root:  tests/ref/make_image_refs.py [SHARED]
+Writes tests/data/image/*.png (lossless) and tests/data/image/refs.txt.
+"""
+import os
+import sys
+
+import cv2
+import numpy as np
+
+shared = sys.argv[1] if len(sys.argv) > 1 else "../shared"
+out = "tests/data/image"
+os.makedirs(out, exist_ok=True)
+
+
+def save(name, img):
+    # cv2.imwrite takes BGR; colour arrays here are RGB.
+    cv2.imwrite(os.path.join(out, name), img if img.ndim == 2 else img[:, :, ::-1])
+
+
+happy = cv2.imread(os.path.join(shared, "media/expressions/happy.jpg"), cv2.IMREAD_COLOR)  # BGR
+grey = cv2.cvtColor(happy, cv2.COLOR_BGR2GRAY)
+rgb = happy[:, :, ::-1].copy()
+save("happy_rgb.png", rgb)
+save("happy_grey.png", grey)
+
+h, w = grey.shape
+lines = [f"happy {w} {h}"]
+for interp, name in ((cv2.INTER_LINEAR, "linear"), (cv2.INTER_AREA, "area")):
+    for dw, dh in ((48, 48), (w // 3, h // 3), (int(w * 0.37), int(h * 0.61)), (int(w * 1.7), int(h * 1.3))):
+        r = cv2.resize(grey, (dw, dh), interpolation=interp)
+        fn = f"resize_{name}_{dw}x{dh}.png"
+        save(fn, r)
+        lines.append(f"resize {name} {dw} {dh} {fn}")
+rc = cv2.resize(rgb, (100, 80), interpolation=cv2.INTER_LINEAR)
+save("resize_rgb_linear_100x80.png", rc)
+lines.append("resize_rgb linear 100 80 resize_rgb_linear_100x80.png")
+
+# Affine warp: rotate 12 degrees about the face centre and scale 1.3; the
+# matrix maps destination to source (WARP_INVERSE_MAP), as emo's does.
+m = cv2.getRotationMatrix2D((w / 2, h / 2), 12, 1.3)
+warped = cv2.warpAffine(grey, m, (160, 120), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                        borderMode=cv2.BORDER_REPLICATE)
+save("warp_grey_160x120.png", warped)
+lines.append("warp " + " ".join(f"{v:.9g}" for v in m.flatten()) + " 160 120 warp_grey_160x120.png")
+
+with open(os.path.join(out, "refs.txt"), "w") as f:
+    f.write("\n".join(lines) + "\n")
+print("\n".join(lines))
