@@ -110,7 +110,7 @@ install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/emo/models
 	install -m 755 $(BUILD)/emo $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(BUILD)/libemo.a $(BUILD)/libemo.so $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 $(BUILD)/emo.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed 's|^prefix=.*|prefix=$(PREFIX)|' $(BUILD)/emo.pc > $(DESTDIR)$(PREFIX)/lib/pkgconfig/emo.pc
 	install -m 644 include/emo.h $(DESTDIR)$(PREFIX)/include/
 	cp -r models/. $(DESTDIR)$(PREFIX)/share/emo/models/
 
