@@ -144,6 +144,124 @@ int emo_image_crop(const emo_image *src, emo_image *dst, int x, int y, int w, in
  * border replicated. m maps destination to source coordinates. */
 int emo_image_warp_affine(const emo_image *src, emo_image *dst, const float m[6], int w, int h);
 
+/* ======================================================================== */
+/* Drawing (src/draw.c) and plots (src/plot.c)                              */
+/* ======================================================================== */
+/* Overlays for result images and live video: a face box, a label
+ * ("happy 87%"), the class's colour emoji scaled to the face, a bar chart of
+ * the class probabilities beside the face, and an fps counter.
+ *
+ *   emo_drawer *d;
+ *   if (emo_drawer_open(&d, NULL) != EMO_OK) ...      // NULL = defaults
+ *   emo_draw_item it = {.x = 120, .y = 80, .w = 150, .h = 150,
+ *                       .probs = probs, .label = -1, .track_id = -1};
+ *   emo_draw_faces(d, &frame, &it, 1, EMO_DRAW_ALL, NULL);  // frame: RGB
+ *   emo_draw_fps(d, &frame, 29.7f);
+ *   emo_drawer_close(d);
+ *
+ * Images may be grey (drawn in luma), RGB or RGBA (colour drawn, alpha left
+ * as it was). Text is DejaVu Sans through cairo; emoji come from Noto Color
+ * Emoji (fixed-size colour bitmaps, resampled and alpha-blended here).
+ * Everything is clipped to the image; the chart is moved so that it stays
+ * whole inside the image, or left out if the image is too small for it.
+ * A drawer caches its glyphs and emoji per size and reuses its canvas, so a
+ * per-frame loop allocates nothing once the sizes it meets have been seen.
+ * One thread at a time per drawer. */
+
+#define EMO_DRAW_MAX_CLASSES 32
+
+typedef struct emo_draw_params {
+    const char *font_path;       /* regular text font; default DejaVu Sans */
+    const char *bold_font_path;  /* default DejaVu Sans Bold */
+    const char *emoji_font_path; /* colour emoji font; default Noto Color Emoji;
+                                    "" = draw no emoji */
+    const char *const *class_names; /* nclasses names; NULL = EMO's 7 classes */
+    int nclasses;                /* 1..EMO_DRAW_MAX_CLASSES (used when class_names set) */
+    float text_scale;            /* multiplies every text size; default 1 */
+    float panel_opacity;         /* 0..1, opacity of the dark text panels; default 0.68 */
+} emo_draw_params;
+extern const emo_draw_params emo_draw_params_default;
+
+/* The 7 classes, in the FER2013 order the classifier uses:
+ * angry, disgust, fear, happy, sad, surprise, neutral. */
+extern const char *const emo_draw_default_classes[7];
+
+typedef enum emo_draw_flags {
+    EMO_DRAW_BOX = 1,        /* the face box, coloured by the shown class */
+    EMO_DRAW_LABEL = 2,      /* "#3 happy 87%" below (or above) the box */
+    EMO_DRAW_EMOJI = 4,      /* the class's emoji at the box's top-right corner */
+    EMO_DRAW_CHART = 8,      /* probability bars beside the face */
+    EMO_DRAW_EMOJI_OVER = 16, /* with EMO_DRAW_EMOJI: the emoji covers the face */
+    EMO_DRAW_ALL = 15
+} emo_draw_flags;
+
+/* One face to draw. The box may lie partly or wholly outside the image. */
+typedef struct emo_draw_item {
+    float x, y, w, h;   /* face box, pixels */
+    const float *probs; /* the drawer's nclasses probabilities, or NULL */
+    int label;          /* class shown; -1 = the most probable (none without probs) */
+    int track_id;       /* shown as "#3" when >= 0 */
+} emo_draw_item;
+
+/* Where emo_draw_faces put each part (pixels, inside the image; w = 0 when
+ * that part is not drawn). */
+typedef struct emo_draw_layout {
+    int label[4], emoji[4], chart[4]; /* x, y, w, h */
+} emo_draw_layout;
+
+typedef struct emo_drawer emo_drawer;
+
+/* Loads the fonts and emoji. params NULL = emo_draw_params_default. Fails
+ * with EMO_ENOTFOUND naming the font file (and the Debian package) when a
+ * font is missing. */
+int emo_drawer_open(emo_drawer **out, const emo_draw_params *params);
+void emo_drawer_close(emo_drawer *d);
+/* Draws n faces onto img. Charts are placed to avoid the other faces' boxes
+ * and each other where there is room. layout (may be NULL) receives n
+ * entries. */
+int emo_draw_faces(emo_drawer *d, emo_image *img, const emo_draw_item *items, int n, unsigned flags,
+                   emo_draw_layout *layout);
+/* "29.7 fps" in a panel at the top-left corner. */
+int emo_draw_fps(emo_drawer *d, emo_image *img, float fps);
+/* A standalone probability chart: out becomes an RGB image (dark panel on
+ * white when channels = 3) or RGBA (transparent background when 4) whose
+ * size follows from font_px (text height in pixels, 6..200). */
+int emo_draw_chart(emo_drawer *d, const float *probs, int label, float font_px, int channels, emo_image *out);
+/* The colour (0xRRGGBB) used for a class name ("happy", also "happiness",
+ * "surprised"...); a fixed palette colour for names it does not know. */
+uint32_t emo_draw_class_colour(const char *class_name);
+/* The emoji's code point for a class name, 0 for names it does not know. */
+uint32_t emo_draw_class_emoji(const char *class_name);
+
+/* ---- Plots (src/plot.c): PNG-ready RGB images drawn with cairo ---------- */
+
+typedef struct emo_plot_series {
+    const char *name;   /* legend entry; NULL = not in the legend */
+    const float *x, *y; /* n points; NaN y breaks the line */
+    int n;
+    uint32_t rgb;       /* 0xRRGGBB */
+} emo_plot_series;
+
+typedef struct emo_plot_axes {
+    const char *title, *xlabel, *ylabel; /* any may be NULL */
+    float xmin, xmax, ymin, ymax;        /* xmin == xmax (or ymin == ymax): from the data */
+} emo_plot_axes;
+
+/* Line plot with axes, ticks, grid and legend into out (RGB, width x height,
+ * each 160..8192). */
+int emo_plot_lines(emo_image *out, int width, int height, const emo_plot_axes *axes,
+                   const emo_plot_series *series, int nseries);
+/* One face track over time: probs is (n, nclasses) row-major, t in seconds;
+ * one line per class in the class's colour, y from 0 to 1. class_names NULL
+ * = emo_draw_default_classes (nclasses must then be 7). */
+int emo_plot_timeline(emo_image *out, int width, int height, const char *title, const float *t,
+                      const float *probs, int n, int nclasses, const char *const *class_names);
+/* Confusion matrix heat map: counts is (n, n) row-major, rows = true class,
+ * columns = predicted. Cells are coloured by the row-normalised fraction and
+ * show it ("0.83") above the count. out's size follows from n (1..32). */
+int emo_plot_confusion(emo_image *out, const char *title, const double *counts, int n,
+                       const char *const *class_names);
+
 #ifdef __cplusplus
 }
 #endif
