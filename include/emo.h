@@ -145,6 +145,208 @@ int emo_image_crop(const emo_image *src, emo_image *dst, int x, int y, int w, in
 int emo_image_warp_affine(const emo_image *src, emo_image *dst, const float m[6], int w, int h);
 
 /* ======================================================================== */
+/* Datasets for training (src/data.c)                                       */
+/* ======================================================================== */
+/* Labelled faces held in memory as 48x48 grey, read from
+ *   - the Kaggle FER2013 CSV (`emotion,pixels,Usage`, plain or gzip), with the
+ *     FER+ votes (`fer2013new.csv`, aligned row by row) as optional labels;
+ *   - a folder per class, `ROOT/happy/x.jpg ...`, or with split folders,
+ *     `ROOT/train/happy/x.jpg`, `ROOT/val/...`, `ROOT/test/...` (JPEG or PNG,
+ *     any size: converted to grey and resized to 48x48 with area averaging);
+ *   - an index CSV, `path,label[,split]` (paths relative to the CSV's folder),
+ * and turned into float batches (N, 1, 48, 48) with on-the-fly augmentation.
+ *
+ *   emo_dataset ds = {0};
+ *   emo_dataset_params p = emo_dataset_params_default();
+ *   p.labels = EMO_LABELS_SOFT;                     // FER+ vote distributions
+ *   p.classes = "happy,sad,neutral,angry";          // a 4-class model
+ *   if (emo_dataset_load_fer2013(&ds, "fer2013.csv.gz", "fer2013new.csv", &p)) fail();
+ *   int n = emo_dataset_rows(&ds, EMO_SPLIT_TRAIN, NULL, 0);
+ *   int *rows = malloc(n * sizeof *rows);
+ *   emo_dataset_rows(&ds, EMO_SPLIT_TRAIN, rows, n);
+ *   emo_augment aug = emo_augment_default();
+ *   for (int epoch = 0; epoch < epochs; epoch++) {
+ *       uint64_t s = emo_seed_mix(seed, epoch);
+ *       emo_shuffle(rows, n, s);
+ *       for (int b = 0; b + B <= n; b += B)   // x (B,1,48,48), y (B), soft (B,ds.nclasses)
+ *           emo_dataset_batch(&ds, rows + b, B, &aug, s, 0.5f, 0.25f, x, y, soft, 0);
+ *   }
+ *   emo_dataset_free(&ds);
+ *
+ * CLASSES. A dataset's classes are the model's outputs, in order. By default
+ * the 7 FER2013 classes in FER2013 order: angry disgust fear happy sad surprise
+ * neutral (0..6). `params.classes` picks others: "happy,sad,neutral,angry" (in
+ * that output order), and "negative=angry+disgust+fear+sad" merges classes.
+ * Names are case-insensitive and synonyms map to the canonical names
+ * (happiness -> happy, anger -> angry, sadness -> sad, surprised -> surprise,
+ * fearful -> fear, disgusted -> disgust, contemptuous -> contempt); folder and
+ * index datasets may also use names of their own ("cat,dog"). Rows whose label
+ * is a known emotion left out of the list are dropped and counted
+ * (dropped_class); a label that is neither selected nor a known emotion is an
+ * error (it is most likely a typo). Every class must end up with rows.
+ *
+ * FER+ LABELS. Votes for contempt, unknown and not-a-face are dropped (unless
+ * contempt is selected), as are votes for unselected classes; the rest are
+ * renormalised to a distribution (EMO_LABELS_SOFT keeps it in `soft`). Rows
+ * with no vote left are dropped and counted (dropped_novotes). The hard label
+ * is the most voted class; on a tie it is the row's original FER2013 label if
+ * that is among the tied classes, else the tied class that comes first in the
+ * class list.
+ *
+ * SPLITS. Each row is EMO_SPLIT_TRAIN, _VAL, _TEST (FER2013 `Usage` Training,
+ * PublicTest, PrivateTest; split folders; the index's split column) or
+ * _NONE; emo_dataset_split_random gives _NONE rows a seeded, per-class
+ * (stratified) split, 80/10/10 by default.
+ *
+ * WARNINGS. Unreadable images are skipped, counted in `skipped` and reported
+ * to params.warn (if set) one message each, in file order. Malformed CSVs,
+ * labels out of range, a vote file whose rows do not match the CSV's, unknown
+ * labels and empty classes are errors naming the file and line.
+ *
+ * DETERMINISM. Augmentation of a row depends only on (seed, row index): the
+ * same seed gives the same batch whatever the thread count, batch size or
+ * order. Pass a different seed each epoch (emo_seed_mix(seed, epoch)).
+ *
+ * LIMITS. At most EMO_DATASET_MAX_CLASSES classes, names up to
+ * EMO_CLASS_NAME_MAX - 1 bytes, 2^31 - 1 rows, CSV lines up to 1 MiB. */
+
+#define EMO_DATA_SIDE 48
+#define EMO_DATA_PIXELS (EMO_DATA_SIDE * EMO_DATA_SIDE)
+#define EMO_DATASET_MAX_CLASSES 16
+#define EMO_CLASS_NAME_MAX 32
+
+typedef enum emo_split {
+    EMO_SPLIT_ANY = -1, /* in queries: every row */
+    EMO_SPLIT_NONE = 0, /* the data gave no split */
+    EMO_SPLIT_TRAIN = 1,
+    EMO_SPLIT_VAL = 2,
+    EMO_SPLIT_TEST = 3
+} emo_split;
+
+typedef enum emo_label_mode {
+    EMO_LABELS_FER2013 = 0, /* the CSV's `emotion` column (or the folder / index label) */
+    EMO_LABELS_MAJORITY,    /* FER+ votes: the most voted class */
+    EMO_LABELS_SOFT         /* FER+ votes: the distribution in `soft`, majority in `labels` */
+} emo_label_mode;
+
+typedef struct emo_dataset_params {
+    const char *classes;   /* class list (see CLASSES); NULL or "" = the 7 FER2013 classes */
+    emo_label_mode labels; /* MAJORITY and SOFT need a votes file */
+    int square_crop;       /* images: 1 = centre-crop to a square before resizing, 0 = stretch */
+    int threads;           /* image decoding threads, 0 = all cores */
+    void (*warn)(void *user, const char *message); /* skipped images; may be NULL */
+    void *warn_user;
+} emo_dataset_params;
+
+/* All arrays are malloc'ed and owned by the dataset; emo_dataset_free
+ * releases them. Row i's pixels are pixels + i * EMO_DATA_PIXELS. */
+typedef struct emo_dataset {
+    int count;    /* rows */
+    int nclasses; /* classes, the model's outputs */
+    char classes[EMO_DATASET_MAX_CLASSES][EMO_CLASS_NAME_MAX]; /* their names, in order */
+    uint8_t *pixels; /* (count, 48, 48) grey, row-major */
+    int *labels;     /* (count) class 0..nclasses-1 */
+    float *soft;     /* (count, nclasses) distributions summing to 1; NULL unless EMO_LABELS_SOFT */
+    uint8_t *split;  /* (count) emo_split of each row */
+    int *line;       /* (count) line in the source CSV (header = line 1); 0 for folder images */
+    int dropped_class;   /* rows whose label is a known emotion not in the class list */
+    int dropped_novotes; /* FER+ rows with no vote left for the selected classes */
+    int skipped;         /* unreadable images */
+    int capacity;        /* rows allocated */
+} emo_dataset;
+
+emo_dataset_params emo_dataset_params_default(void);
+/* Loads FER2013 (csv: plain or gzip, detected from the bytes). votes: the
+ * FER+ file, needed by EMO_LABELS_MAJORITY / SOFT, else may be NULL. Columns
+ * are found by their header names; `Usage` is optional. On failure ds is
+ * left empty (count 0) and freeable. */
+int emo_dataset_load_fer2013(emo_dataset *ds, const char *csv, const char *votes,
+                             const emo_dataset_params *p);
+/* Loads a folder-per-class tree (with or without train/val/test folders;
+ * also accepted: training, validation, valid, publictest, privatetest). */
+int emo_dataset_load_folder(emo_dataset *ds, const char *root, const emo_dataset_params *p);
+/* Loads an index CSV: `path,label[,split]`, header optional. */
+int emo_dataset_load_index(emo_dataset *ds, const char *csv, const emo_dataset_params *p);
+/* Any of the three: a folder, a CSV whose header has a `pixels` column
+ * (FER2013), or an index CSV. votes must be NULL except for FER2013. */
+int emo_dataset_load(emo_dataset *ds, const char *path, const char *votes, const emo_dataset_params *p);
+void emo_dataset_free(emo_dataset *ds);
+
+/* Gives rows without a split (EMO_SPLIT_NONE) a random split, per class, in
+ * the proportions train : val : 1 - train - val (rounded per class). Rows
+ * that already have a split keep it. EMO_EINVAL for fractions outside [0, 1]. */
+int emo_dataset_split_random(emo_dataset *ds, uint64_t seed, float train, float val);
+/* Indices of the rows in `split` (EMO_SPLIT_ANY: all), ascending. Writes at
+ * most cap of them and returns how many there are in all (rows may be NULL
+ * when cap is 0, to size the array). */
+int emo_dataset_rows(const emo_dataset *ds, int split, int *rows, int cap);
+/* counts[c] = rows of class c in `split` (counts holds ds->nclasses ints);
+ * returns the total. */
+int emo_dataset_class_counts(const emo_dataset *ds, int split, int *counts);
+/* "train"/"training", "val"/"validation"/"valid"/"publictest",
+ * "test"/"privatetest" (any case) -> EMO_SPLIT_*; else EMO_EINVAL. */
+int emo_split_from_name(const char *name);
+const char *emo_split_name(int split); /* "train", "val", "test", "none", "any" */
+/* Canonical emotion name for a name or synonym ("Happiness" -> "happy"), or
+ * NULL if it is not one of the 7 FER2013 emotions or contempt. */
+const char *emo_class_canonical(const char *name);
+
+/* Augmentation: each field switches one transform (0 = off). */
+typedef struct emo_augment {
+    int shift;        /* random crop: shift by up to this many pixels each way */
+    int flip;         /* 1: mirror left-right with probability 1/2 */
+    float rotate;     /* rotate by up to this many degrees each way */
+    float scale;      /* zoom by a factor in [1 - scale, 1 + scale] */
+    float brightness; /* multiply pixels by a factor in [1 - b, 1 + b] */
+    float contrast;   /* scale the deviation from the image mean by [1 - c, 1 + c] */
+    float erase;      /* probability of erasing one rectangle (2-33% of the image,
+                         aspect 0.3-3.3) to the mean, 0 after normalisation */
+} emo_augment;
+
+/* shift 4, flip, rotate 10, scale 0.1, brightness 0.2, contrast 0.2, erase 0.25. */
+emo_augment emo_augment_default(void);
+
+/* One concrete draw of the augmentation. Geometry: the output pixel p is the
+ * source at c + F R(-angle) (p - c - (dx, dy)) / scale, c = (23.5, 23.5), F
+ * the mirror when flip; bilinear, border replicated. Then
+ * v = clamp(((v * brightness) - m) * contrast + m, 0, 255), m the image mean. */
+typedef struct emo_transform {
+    int flip;
+    float angle;      /* degrees, counter-clockwise as seen */
+    float scale;      /* > 1 zooms in */
+    float dx, dy;     /* shift in pixels (right, down) */
+    float brightness; /* factor, 1 = unchanged */
+    float contrast;   /* factor, 1 = unchanged */
+    int erase_x, erase_y, erase_w, erase_h; /* erased rectangle; erase_w 0 = none */
+} emo_transform;
+
+emo_transform emo_transform_identity(void);
+/* Draws a transform from aug with a generator seeded by `seed`. The draws
+ * come in a fixed order, so switching one transform off leaves the others'
+ * values unchanged. aug NULL = identity. */
+void emo_augment_draw(const emo_augment *aug, uint64_t seed, emo_transform *t);
+/* src (48, 48) uint8 -> dst (48, 48) float, x = (v / 255 - mean) / std. */
+void emo_transform_apply(const emo_transform *t, const uint8_t *src, float *dst, float mean, float std);
+
+/* Assembles a batch of the given rows: x (n, 1, 48, 48) normalised as
+ * above; y (n) labels; soft (n, nclasses) distributions (one-hot when the
+ * dataset has none). y and soft may be NULL. aug NULL = no augmentation; row
+ * rows[i] is augmented with emo_augment_draw(aug, emo_seed_mix(seed, rows[i])).
+ * threads: 0 = all cores. EMO_EINVAL for a row out of range or std <= 0. */
+int emo_dataset_batch(const emo_dataset *ds, const int *rows, int n, const emo_augment *aug,
+                      uint64_t seed, float mean, float std, float *x, int *y, float *soft,
+                      int threads);
+/* Seeds derived from a seed and a counter (epoch, row): SplitMix64 finaliser. */
+uint64_t emo_seed_mix(uint64_t seed, uint64_t k);
+/* Fisher-Yates shuffle of a[0..n), seeded. */
+void emo_shuffle(int *a, int n, uint64_t seed);
+/* A grey grid for looking at augmentation: one line per row in `rows`, the
+ * original first, then `copies` augmented versions (seeds seed, seed+1, ...),
+ * 48x48 cells 2 pixels apart. */
+int emo_dataset_preview(const emo_dataset *ds, const int *rows, int n, int copies,
+                        const emo_augment *aug, uint64_t seed, emo_image *out);
+
+/* ======================================================================== */
 /* Drawing (src/draw.c) and plots (src/plot.c)                              */
 /* ======================================================================== */
 /* Overlays for result images and live video: a face box, a label
@@ -261,6 +463,45 @@ int emo_plot_timeline(emo_image *out, int width, int height, const char *title, 
  * show it ("0.83") above the count. out's size follows from n (1..32). */
 int emo_plot_confusion(emo_image *out, const char *title, const double *counts, int n,
                        const char *const *class_names);
+
+/* ======================================================================== */
+/* Emotion classification: a CNN from a .emo model file (src/nn/)           */
+/* ======================================================================== */
+
+/*   emo_model *m;
+ *   if (emo_model_load(&m, "models/emotion.emo") != EMO_OK) ...emo_last_error()...
+ *   float probs[16 * EMO_MAX_CLASSES];             // n * emo_model_classes(m)
+ *   emo_classify(m, faces, n, probs);              // faces: n grey 48x48 crops
+ *   best = argmax of probs[i*K .. i*K+K-1]; emo_model_class_name(m, best)
+ *   emo_model_free(m);
+ *
+ * The file (docs/FORMATS.md) holds the network config, the class names, the
+ * input size and pixel normalisation, and the weights with batch norm folded
+ * into the convolutions. Loading checks magic, version, CRC and every size
+ * before allocating; a bad file gives EMO_EFORMAT/EMO_EUNSUPPORTED.
+ * emo_classify runs the faces in batches of up to 64 (faster per face than
+ * one at a time) and allocates only on the first call with a larger n. */
+#define EMO_MAX_CLASSES 256
+
+typedef struct emo_model emo_model;
+
+int emo_model_load(emo_model **model, const char *path);
+/* Same from bytes in memory; `name` is used in error messages. */
+int emo_model_load_memory(emo_model **model, const void *bytes, size_t size, const char *name);
+void emo_model_free(emo_model *model);
+/* Number of classes (0 for NULL) and the name of class i (NULL if out of range). */
+int emo_model_classes(const emo_model *model);
+const char *emo_model_class_name(const emo_model *model, int i);
+/* Face crop size the model takes (48 x 48 for the shipped models). */
+void emo_model_input_size(const emo_model *model, int *w, int *h);
+/* Threads for emo_classify (default 1; 0 = all cores). */
+void emo_model_set_threads(emo_model *model, int threads);
+/* Forward FLOPs per face (2 per multiply-add of conv and linear layers). */
+double emo_model_flops(const emo_model *model);
+/* Classifies n grey crops of exactly the model's input size (any stride);
+ * probs receives n * emo_model_classes(model) softmax probabilities, face
+ * after face. EMO_EINVAL names the first face of the wrong size. */
+int emo_classify(emo_model *model, const emo_image *faces, int n, float *probs);
 
 #ifdef __cplusplus
 }
