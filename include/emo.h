@@ -503,6 +503,76 @@ double emo_model_flops(const emo_model *model);
  * after face. EMO_EINVAL names the first face of the wrong size. */
 int emo_classify(emo_model *model, const emo_image *faces, int n, float *probs);
 
+/* ======================================================================== */
+/* Video (src/video.c)                                                      */
+/* ======================================================================== */
+/* Reading any video FFmpeg (libavformat/libavcodec 5.1) can decode, and
+ * writing H.264 in MP4 (libx264; MPEG-4 part 2 if the FFmpeg build lacks
+ * libx264).
+ *
+ *   emo_video *v;
+ *   if (emo_video_open(&v, "in.mp4") != EMO_OK) ...
+ *   emo_image frame = {0};
+ *   double t;
+ *   int s;
+ *   while ((s = emo_video_read(v, &frame, 3, &t)) == EMO_OK) { ... }
+ *   if (s != EMO_EEOF) ...                   // a real failure
+ *   emo_video_stats st; emo_video_get_stats(v, &st);   // st.errors: damage skipped
+ *   emo_video_close(v);
+ *
+ * Damaged input: packets that fail to demux or decode are skipped and
+ * counted, and reading goes on with the next frame that decodes, so a
+ * truncated or corrupt file gives the frames that survive and then EMO_EEOF.
+ * A file with no video stream fails at open ("no video stream"), as does a
+ * codec this FFmpeg build cannot decode (named in the message).
+ * FFmpeg's own log is silenced (av_log_set_callback) once either side is used:
+ * the library prints nothing.
+ * Once warm, reading and writing allocate nothing per frame beyond what
+ * FFmpeg does inside its codecs. */
+
+typedef struct emo_video emo_video;
+
+typedef struct emo_video_info {
+    int width, height;    /* of the first frame; later frames may differ */
+    double fps;           /* average frame rate; 0 if unknown */
+    int64_t frames;       /* estimated frame count (container's, or duration x fps); -1 unknown */
+    double duration;      /* seconds; 0 if unknown */
+    char codec[32];       /* "h264" */
+} emo_video_info;
+
+typedef struct emo_video_stats {
+    int64_t frames;       /* frames returned so far */
+    int64_t errors;       /* packets dropped as unreadable or undecodable */
+    int64_t corrupt;      /* frames returned that the decoder flagged as damaged */
+    int64_t missing;      /* at the end: frames the container announced that never
+                             came because the file stops early (truncated) */
+} emo_video_stats;
+
+int emo_video_open(emo_video **out, const char *path);
+void emo_video_close(emo_video *v);
+const emo_video_info *emo_video_get_info(const emo_video *v);
+void emo_video_get_stats(const emo_video *v, emo_video_stats *out);
+/* Next frame into out as channels 1 (grey), 3 (RGB) or 4 (RGBA), with its
+ * presentation time in seconds from the start (time_s may be NULL).
+ * EMO_EEOF after the last frame. */
+int emo_video_read(emo_video *v, emo_image *out, int channels, double *time_s);
+
+typedef struct emo_video_writer emo_video_writer;
+
+/* The container follows path's extension (.mp4, .mkv, .mov, .avi); frames
+ * are width x height (2..EMO_MAX_SIDE; an odd size is padded by one pixel,
+ * repeating the edge) at fps (0.1..1000) frames per second. The file is
+ * written under a temporary name and renamed by emo_video_writer_close; an
+ * output folder that cannot be written fails here. */
+int emo_video_writer_open(emo_video_writer **out, const char *path, int width, int height, double fps);
+/* img: grey, RGB or RGBA, width x height. */
+int emo_video_write(emo_video_writer *w, const emo_image *img);
+/* Flushes the encoder, finishes and renames the file, frees w. Fails (and
+ * leaves no file) if no frame was written or anything failed. */
+int emo_video_writer_close(emo_video_writer *w);
+/* Frees w and removes the unfinished file. */
+void emo_video_writer_discard(emo_video_writer *w);
+
 #ifdef __cplusplus
 }
 #endif
