@@ -504,6 +504,69 @@ double emo_model_flops(const emo_model *model);
 int emo_classify(emo_model *model, const emo_image *faces, int n, float *probs);
 
 /* ======================================================================== */
+/* Face detection (src/cascade.c, src/detect.c, src/group.c)                */
+/* ======================================================================== */
+/* Viola-Jones cascades in OpenCV's XML format (the files Debian's
+ * opencv-data installs), evaluated the way OpenCV 4.6's
+ * CascadeClassifier::detectMultiScale does — same scales, same bit-exact
+ * resize, same float arithmetic, same grouping — so the same grey image and
+ * parameters give the same boxes, several times faster.
+ *
+ *   emo_detector *det;
+ *   if (emo_detector_open(&det, "lbp") != EMO_OK) fail(emo_last_error());
+ *   emo_detect_params p = emo_detect_params_default();
+ *   emo_rect faces[64];
+ *   int n = emo_detect(det, &grey, &p, faces, 64);  // n < 0: error
+ *   for (int i = 0; i < n && i < 64; i++) use(faces[i]);
+ *   emo_detector_close(det);
+ *
+ * CASCADES. `cascade` is a path to an .xml file or a short name looked up in
+ * $EMO_CASCADE_DIR or /usr/share/opencv4/{haarcascades,lbpcascades}:
+ *   haar       haarcascade_frontalface_default   lbp      lbpcascade_frontalface_improved
+ *   haar-alt   haarcascade_frontalface_alt       lbp-old  lbpcascade_frontalface
+ *   haar-alt2  haarcascade_frontalface_alt2      NAME     haarcascade_NAME or lbpcascade_NAME
+ *   haar-tree  haarcascade_frontalface_alt_tree  (e.g. "eye", "profileface")
+ * NULL or "" picks EMO_DETECT_DEFAULT_CASCADE. Only the 2.4+ format
+ * (<cascade>, stageType BOOST, featureType HAAR or LBP) is read; the old
+ * opencv-haar-classifier format is refused with EMO_EUNSUPPORTED.
+ *
+ * THREADS, MEMORY. A detector is used by one thread at a time; emo_detect
+ * spreads its own work over p->threads threads. Buffers grow on the first
+ * call for a given image size and are reused: later calls allocate nothing.
+ * Memory is about 8-12 bytes per pixel of the image (integral images of all
+ * scales, processed in batches). */
+#define EMO_DETECT_DEFAULT_CASCADE "lbp"
+
+typedef struct emo_rect {
+    int x, y, w, h;
+} emo_rect;
+
+typedef struct emo_detect_params {
+    double scale_factor; /* > 1: each scale is this much larger (1.1) */
+    int min_neighbors;   /* keep clusters of more than this many raw hits (3); 0 = raw hits */
+    int min_size;        /* smallest face side in pixels (30) */
+    int max_size;        /* largest face side, 0 = no limit (0) */
+    int threads;         /* 0 = all cores */
+    emo_rect roi;        /* search only here (w == 0: whole image); clipped to the image */
+} emo_detect_params;
+
+typedef struct emo_detector emo_detector;
+
+/* {1.1, 3, 30, 0, 0, {0}} */
+emo_detect_params emo_detect_params_default(void);
+/* Loads a cascade (path or short name, see above). */
+int emo_detector_open(emo_detector **out, const char *cascade);
+void emo_detector_close(emo_detector *d);
+/* Window size the cascade was trained on (24x24 for haar, ...). */
+void emo_detector_window(const emo_detector *d, int *w, int *h);
+/* Finds faces in a grey (1-channel) image. Returns the number found (>= 0,
+ * may exceed capacity: only the first `capacity` are written, sorted by y
+ * then x) or a negative emo_status: EMO_EINVAL for a non-grey or empty image,
+ * bad parameters, or min_size larger than the image (or the ROI). An image
+ * smaller than the cascade window has no faces (returns 0). */
+int emo_detect(emo_detector *d, const emo_image *grey, const emo_detect_params *p, emo_rect *faces, int capacity);
+
+/* ======================================================================== */
 /* Video (src/video.c)                                                      */
 /* ======================================================================== */
 /* Reading any video FFmpeg (libavformat/libavcodec 5.1) can decode, and
@@ -572,6 +635,37 @@ int emo_video_write(emo_video_writer *w, const emo_image *img);
 int emo_video_writer_close(emo_video_writer *w);
 /* Frees w and removes the unfinished file. */
 void emo_video_writer_discard(emo_video_writer *w);
+
+/* ======================================================================== */
+/* Cameras (src/camera.c)                                                   */
+/* ======================================================================== */
+
+/* A V4L2 camera (MJPEG or YUYV, converted to RGB), or a video file played at
+ * its own frame rate as if it were a camera (`input`). A capture thread keeps
+ * the newest frame; emo_camera_read returns it, so a slow consumer drops
+ * stale frames instead of falling behind (counted by emo_camera_dropped). */
+typedef struct emo_camera emo_camera;
+
+typedef struct emo_camera_params {
+    const char *device; /* "/dev/video0" */
+    int width, height;  /* wanted size; the camera may choose another */
+    int fps;            /* wanted frame rate; 0 = camera's default */
+    const char *input;  /* video file to play instead of a device; NULL = device */
+} emo_camera_params;
+
+emo_camera_params emo_camera_params_default(void);
+/* Fails with EMO_ENOTFOUND if the device does not exist. */
+int emo_camera_open(emo_camera **out, const emo_camera_params *params);
+/* Actual frame size. */
+int emo_camera_size(const emo_camera *c, int *width, int *height);
+/* Waits up to timeout_ms (-1: forever) for a frame newer than the last one
+ * read and copies it into frame (RGB, or grey if frame->channels is 1 on
+ * entry). EMO_EAGAIN on timeout, EMO_EEOF at the end of an input file,
+ * EMO_EIO when the camera disappears. */
+int emo_camera_read(emo_camera *c, emo_image *frame, double *time_s, int timeout_ms);
+/* Frames captured but never read because a newer one replaced them. */
+uint64_t emo_camera_dropped(const emo_camera *c);
+void emo_camera_close(emo_camera *c);
 
 #ifdef __cplusplus
 }
