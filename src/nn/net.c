@@ -1,0 +1,742 @@
+/* net.c — networks: the config parser, shape inference, the parameter block,
+ * forward/backward over the layer list, the loss, and batch-norm folding. */
+#include "nn/nn.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const kind_names[NN_KIND_COUNT] = {
+    "input", "conv", "bn", "relu", "silu", "maxpool", "avgpool", "gap", "dropout", "linear", "add", "flatten",
+};
+
+/* Options each layer accepts (besides name= and in=). */
+static const char *const kind_opts[NN_KIND_COUNT] = {
+    "size w h channels", "filters size stride pad groups bias act", "eps momentum", "", "",
+    "size stride pad", "size stride pad", "", "p", "out bias", "from", "",
+};
+
+/* ---- config parsing --------------------------------------------------------- */
+
+typedef struct parser {
+    const char *origin;
+    int line;
+    char key[16][32], val[16][64];
+    int nkv;
+    int used[16];
+} parser;
+
+static int perr(const parser *p, const char *fmt, const char *a, const char *b) {
+    char msg[256];
+    snprintf(msg, sizeof msg, fmt, a ? a : "", b ? b : "");
+    return emo_fail(EMO_EFORMAT, "%s:%d: %s", p->origin, p->line, msg);
+}
+
+static const char *opt_str(parser *p, const char *key) {
+    for (int i = 0; i < p->nkv; i++)
+        if (strcmp(p->key[i], key) == 0) {
+            p->used[i] = 1;
+            return p->val[i];
+        }
+    return NULL;
+}
+
+/* Integer option in [lo, hi]; *out = def if absent and def >= lo, else required. */
+static int opt_int(parser *p, const char *key, int def, int lo, int hi, int *out) {
+    const char *v = opt_str(p, key);
+    if (!v) {
+        if (def < lo) return perr(p, "missing option %s=", key, NULL);
+        *out = def;
+        return EMO_OK;
+    }
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < lo || x > hi) {
+        char range[64];
+        snprintf(range, sizeof range, "an integer in [%d, %d]", lo, hi);
+        char what[128];
+        snprintf(what, sizeof what, "%s=%s", key, v);
+        return perr(p, "%s: want %s", what, range);
+    }
+    *out = (int)x;
+    return EMO_OK;
+}
+
+static int opt_float(parser *p, const char *key, float def, float lo, float hi, float *out) {
+    const char *v = opt_str(p, key);
+    if (!v) {
+        *out = def;
+        return EMO_OK;
+    }
+    char *end;
+    errno = 0;
+    float x = strtof(v, &end);
+    if (errno || *end || end == v || !(x >= lo && x <= hi)) {
+        char what[128], range[64];
+        snprintf(what, sizeof what, "%s=%s", key, v);
+        snprintf(range, sizeof range, "a number in [%g, %g]", lo, hi);
+        return perr(p, "%s: want %s", what, range);
+    }
+    *out = x;
+    return EMO_OK;
+}
+
+static int find_layer(const nn_net *net, int upto, const char *name) {
+    for (int i = upto - 1; i >= 0; i--)
+        if (strcmp(net->layers[i].name, name) == 0) return i;
+    return -1;
+}
+
+static int ref_layer(parser *p, const nn_net *net, int self, const char *key, int *out) {
+    const char *v = opt_str(p, key);
+    if (!v) return perr(p, "missing option %s=", key, NULL);
+    if (net->layers[self].name[0] && strcmp(v, net->layers[self].name) == 0)
+        return perr(p, "%s=%s refers to the layer itself (cycles are not allowed)", key, v);
+    int j = find_layer(net, self, v);
+    if (j < 0)
+        return perr(p, "%s=%s: no layer of that name above this line (layers may only read earlier "
+                       "layers, so cycles are impossible)", key, v);
+    *out = j;
+    return EMO_OK;
+}
+
+static int conv_out(int in, int k, int stride, int pad) {
+    long v = ((long)in + 2L * pad - k);
+    return v < 0 ? 0 : (int)(v / stride + 1);
+}
+
+/* Fills layer i from the parser's options; checks shapes against its input. */
+static int build_layer(parser *p, nn_net *net, int i) {
+    nn_layer *L = &net->layers[i];
+    int st;
+    if (L->kind == NN_INPUT) {
+        int size;
+        if ((st = opt_int(p, "size", 0, 0, NN_MAX_SIDE, &size))) return st;
+        if ((st = opt_int(p, "w", size ? size : -1, 1, NN_MAX_SIDE, &L->w))) return st;
+        if ((st = opt_int(p, "h", size ? size : -1, 1, NN_MAX_SIDE, &L->h))) return st;
+        if ((st = opt_int(p, "channels", 1, 1, NN_MAX_CHANNELS, &L->c))) return st;
+        L->in = -1;
+        return EMO_OK;
+    }
+    if (opt_str(p, "in")) {
+        if ((st = ref_layer(p, net, i, "in", &L->in))) return st;
+    } else {
+        L->in = i - 1;
+    }
+    const nn_layer *I = &net->layers[L->in];
+    L->in2 = -1;
+    L->h = I->h;
+    L->w = I->w;
+    L->c = I->c;
+    char shape[64];
+    snprintf(shape, sizeof shape, "%dx%dx%d", I->h, I->w, I->c);
+    switch (L->kind) {
+    case NN_CONV: {
+        const char *act;
+        if ((st = opt_int(p, "filters", -1, 1, NN_MAX_CHANNELS, &L->c))) return st;
+        if ((st = opt_int(p, "size", -1, 1, NN_MAX_KERNEL, &L->size))) return st;
+        if ((st = opt_int(p, "stride", 1, 1, NN_MAX_KERNEL, &L->stride))) return st;
+        if ((st = opt_int(p, "pad", 0, 0, NN_MAX_KERNEL, &L->pad))) return st;
+        if ((st = opt_int(p, "groups", 1, 1, NN_MAX_CHANNELS, &L->groups))) return st;
+        if ((st = opt_int(p, "bias", 1, 0, 1, &L->bias))) return st;
+        act = opt_str(p, "act");
+        if (!act || strcmp(act, "none") == 0) L->act = NN_ACT_NONE;
+        else if (strcmp(act, "relu") == 0) L->act = NN_ACT_RELU;
+        else return perr(p, "act=%s: want none or relu", act, NULL);
+        if (I->c % L->groups || L->c % L->groups)
+            return perr(p, "groups must divide the input channels and filters (input is %s)", shape, NULL);
+        L->h = conv_out(I->h, L->size, L->stride, L->pad);
+        L->w = conv_out(I->w, L->size, L->stride, L->pad);
+        if (L->h < 1 || L->w < 1) return perr(p, "kernel larger than the padded input %s", shape, NULL);
+        break;
+    }
+    case NN_MAXPOOL:
+    case NN_AVGPOOL:
+        if ((st = opt_int(p, "size", -1, 1, NN_MAX_KERNEL, &L->size))) return st;
+        if ((st = opt_int(p, "stride", L->size, 1, NN_MAX_KERNEL, &L->stride))) return st;
+        if ((st = opt_int(p, "pad", 0, 0, L->size / 2, &L->pad))) return st;
+        L->h = conv_out(I->h, L->size, L->stride, L->pad);
+        L->w = conv_out(I->w, L->size, L->stride, L->pad);
+        if (L->h < 1 || L->w < 1) return perr(p, "pool window larger than the input %s", shape, NULL);
+        break;
+    case NN_BN:
+        if ((st = opt_float(p, "eps", 1e-5f, 1e-12f, 1.0f, &L->eps))) return st;
+        if ((st = opt_float(p, "momentum", 0.1f, 0.0f, 1.0f, &L->momentum))) return st;
+        break;
+    case NN_DROPOUT:
+        if ((st = opt_float(p, "p", 0.5f, 0.0f, 0.99f, &L->p))) return st;
+        break;
+    case NN_GAP:
+        L->h = L->w = 1;
+        break;
+    case NN_FLATTEN:
+    case NN_LINEAR: {
+        long flat = (long)I->h * I->w * I->c;
+        if (flat > NN_MAX_CHANNELS * 16L) return perr(p, "input %s too large to flatten", shape, NULL);
+        L->h = L->w = 1;
+        L->c = (int)flat;
+        if (L->kind == NN_LINEAR) {
+            if ((st = opt_int(p, "out", -1, 1, NN_MAX_CHANNELS, &L->c))) return st;
+            if ((st = opt_int(p, "bias", 1, 0, 1, &L->bias))) return st;
+        }
+        break;
+    }
+    case NN_ADD: {
+        if ((st = ref_layer(p, net, i, "from", &L->in2))) return st;
+        const nn_layer *J = &net->layers[L->in2];
+        if (J->h != I->h || J->w != I->w || J->c != I->c) {
+            char other[64];
+            snprintf(other, sizeof other, "%dx%dx%d", J->h, J->w, J->c);
+            return perr(p, "add: shapes differ: input %s, from= %s", shape, other);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    return EMO_OK;
+}
+
+static int parse_kind(const char *word) {
+    for (int k = 0; k < NN_KIND_COUNT; k++)
+        if (strcmp(word, kind_names[k]) == 0) return k;
+    return -1;
+}
+
+static int opt_allowed(int kind, const char *key) {
+    if (strcmp(key, "name") == 0 || (kind != NN_INPUT && strcmp(key, "in") == 0)) return 1;
+    const char *o = kind_opts[kind];
+    size_t n = strlen(key);
+    while (*o) {
+        const char *e = strchr(o, ' ');
+        size_t len = e ? (size_t)(e - o) : strlen(o);
+        if (len == n && strncmp(o, key, n) == 0) return 1;
+        o += len + (e ? 1 : 0);
+    }
+    return 0;
+}
+
+/* Splits one line into kind and key=value pairs; returns the kind, 0 for a
+ * blank line, or a negative status. */
+static int split_line(parser *p, char *s, int *kind) {
+    char *hash = strchr(s, '#');
+    if (hash) *hash = 0;
+    char *tok = strtok(s, " \t\r");
+    if (!tok) return 0;
+    int k = parse_kind(tok);
+    if (k < 0) return perr(p, "unknown layer '%s'", tok, NULL);
+    *kind = k;
+    p->nkv = 0;
+    while ((tok = strtok(NULL, " \t\r"))) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok || !eq[1]) return perr(p, "'%s': options are written key=value", tok, NULL);
+        *eq = 0;
+        if (p->nkv == 16) return perr(p, "too many options", NULL, NULL);
+        if (strlen(tok) >= sizeof p->key[0] || strlen(eq + 1) >= sizeof p->val[0])
+            return perr(p, "option '%s' too long", tok, NULL);
+        if (!opt_allowed(k, tok)) return perr(p, "%s: unknown option '%s'", kind_names[k], tok);
+        for (int i = 0; i < p->nkv; i++)
+            if (strcmp(p->key[i], tok) == 0) return perr(p, "option '%s' given twice", tok, NULL);
+        strcpy(p->key[p->nkv], tok);
+        strcpy(p->val[p->nkv], eq + 1);
+        p->used[p->nkv] = 0;
+        p->nkv++;
+    }
+    return 1;
+}
+
+/* Assigns parameter/statistic offsets and the tensor table. */
+static int layout_params(nn_net *net, size_t max_params, const char *origin) {
+    size_t np = 0, ns = 0;
+    int nt = 0;
+    nn_tensor *t = calloc((size_t)net->n_layers * 2, sizeof *t);
+    if (!t) return emo_fail(EMO_ENOMEM, "out of memory for the tensor table");
+    for (int i = 0; i < net->n_layers; i++) {
+        nn_layer *L = &net->layers[i];
+        L->w_off = L->b_off = L->mean_off = L->var_off = SIZE_MAX;
+        size_t nw = 0, nb = 0;
+        const nn_layer *I = L->in >= 0 ? &net->layers[L->in] : NULL;
+        if (L->kind == NN_CONV) {
+            nw = (size_t)L->c * L->size * L->size * (I->c / L->groups);
+            nb = L->bias ? (size_t)L->c : 0;
+        } else if (L->kind == NN_LINEAR) {
+            nw = (size_t)L->c * I->h * I->w * I->c;
+            nb = L->bias ? (size_t)L->c : 0;
+        } else if (L->kind == NN_BN) {
+            nw = nb = (size_t)L->c;
+            L->mean_off = ns;
+            L->var_off = ns + L->c;
+            ns += 2 * (size_t)L->c;
+        }
+        if (nw) {
+            L->w_off = np;
+            snprintf(t[nt].name, sizeof t[nt].name, "%d.%s.%s", i, kind_names[L->kind],
+                     L->kind == NN_BN ? "gamma" : "w");
+            t[nt].off = np;
+            t[nt].n = nw;
+            t[nt].decay = L->kind != NN_BN;
+            nt++;
+            np += nw;
+        }
+        if (nb) {
+            L->b_off = np;
+            snprintf(t[nt].name, sizeof t[nt].name, "%d.%s.%s", i, kind_names[L->kind],
+                     L->kind == NN_BN ? "beta" : "b");
+            t[nt].off = np;
+            t[nt].n = nb;
+            t[nt].decay = 0;
+            nt++;
+            np += nb;
+        }
+        if (np > max_params) {
+            free(t);
+            return emo_fail(max_params < NN_MAX_PARAMS ? EMO_EFORMAT : EMO_ELIMIT,
+                            "%s: the network has more than %zu parameters%s", origin, max_params,
+                            max_params < NN_MAX_PARAMS ? ", more than the file holds" : "");
+        }
+    }
+    net->tensors = t;
+    net->n_tensors = nt;
+    net->n_params = np;
+    net->n_stats = ns;
+    size_t total = 4 * np + ns;
+    net->mem = calloc(total ? total : 1, sizeof(float));
+    if (!net->mem) return emo_fail(EMO_ENOMEM, "out of memory for %zu parameters", np);
+    net->params = net->mem;
+    net->grads = net->params + np;
+    net->opt_m = net->grads + np;
+    net->opt_v = net->opt_m + np;
+    net->stats = net->opt_v + np;
+    for (int i = 0; i < net->n_layers; i++) {
+        nn_layer *L = &net->layers[i];
+        if (L->kind == NN_BN)
+            for (int j = 0; j < L->c; j++) net->stats[L->var_off + j] = 1;
+    }
+    return EMO_OK;
+}
+
+int nn_net_from_cfg_limit(nn_net **out, const char *text, const char *origin, size_t max_params) {
+    *out = NULL;
+    if (!text) return emo_fail(EMO_EINVAL, "no network config given");
+    if (!origin) origin = "network";
+    nn_net *net = calloc(1, sizeof *net);
+    char *buf = strdup(text);
+    if (!net || !buf || !(net->cfg = strdup(text)) ||
+        !(net->layers = calloc(NN_MAX_LAYERS, sizeof *net->layers))) {
+        free(buf);
+        nn_net_free(net);
+        return emo_fail(EMO_ENOMEM, "%s: out of memory", origin);
+    }
+    net->threads = 1;
+    net->rng = 0x5eed;
+    parser p = {.origin = origin};
+    int st = EMO_OK;
+    /* strtok is used inside split_line, so walk lines by hand. */
+    char *line = buf;
+    while (line && st == EMO_OK) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        p.line++;
+        int kind = 0;
+        int r = split_line(&p, line, &kind);
+        if (r < 0) {
+            st = r;
+        } else if (r > 0) {
+            int i = net->n_layers;
+            if (i == NN_MAX_LAYERS) {
+                st = perr(&p, "more than %s layers", "512", NULL);
+                break;
+            }
+            if ((i == 0) != (kind == NN_INPUT)) {
+                st = perr(&p, i == 0 ? "the first layer must be 'input', not '%s'"
+                                     : "'%s' may only be the first layer",
+                          kind_names[kind], NULL);
+                break;
+            }
+            nn_layer *L = &net->layers[i];
+            memset(L, 0, sizeof *L);
+            L->kind = (nn_kind)kind;
+            L->line = p.line;
+            L->in = L->in2 = -1;
+            L->groups = 1;
+            const char *name = opt_str(&p, "name");
+            if (name) {
+                if (strlen(name) >= NN_NAME_LEN) {
+                    st = perr(&p, "name '%s' too long", name, NULL);
+                    break;
+                }
+                if (find_layer(net, i, name) >= 0) {
+                    st = perr(&p, "name '%s' already used above", name, NULL);
+                    break;
+                }
+                strcpy(L->name, name);
+            }
+            net->n_layers++;
+            st = build_layer(&p, net, i);
+            for (int k = 0; st == EMO_OK && k < p.nkv; k++)
+                if (!p.used[k]) st = perr(&p, "%s: option '%s' not used", kind_names[kind], p.key[k]);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(buf);
+    if (st == EMO_OK && net->n_layers < 2)
+        st = emo_fail(EMO_EFORMAT, "%s: needs an input line and at least one layer", origin);
+    if (st == EMO_OK) {
+        /* Every output but the last must be read by a later layer: a dead
+         * branch would get no gradient. last_use: the last reader. */
+        for (int i = 0; i < net->n_layers; i++) net->layers[i].last_use = -1;
+        for (int i = 1; i < net->n_layers; i++) {
+            net->layers[net->layers[i].in].last_use = i;
+            if (net->layers[i].in2 >= 0) net->layers[net->layers[i].in2].last_use = i;
+        }
+        for (int i = 0; i + 1 < net->n_layers && st == EMO_OK; i++)
+            if (net->layers[i].last_use < 0)
+                st = emo_fail(EMO_EFORMAT, "%s:%d: the output of this %s layer is never used", origin,
+                              net->layers[i].line, kind_names[net->layers[i].kind]);
+    }
+    if (st == EMO_OK) {
+        nn_layer *I = &net->layers[0], *O = &net->layers[net->n_layers - 1];
+        net->in_h = I->h;
+        net->in_w = I->w;
+        net->in_c = I->c;
+        long nout = (long)O->h * O->w * O->c;
+        if (nout > NN_MAX_CLASSES)
+            st = emo_fail(EMO_EFORMAT, "%s:%d: the last layer gives %ld outputs; at most %d classes", origin,
+                          O->line, nout, NN_MAX_CLASSES);
+        net->n_out = (int)nout;
+    }
+    if (st == EMO_OK) st = layout_params(net, EMO_MIN(max_params, NN_MAX_PARAMS), origin);
+    if (st != EMO_OK) {
+        nn_net_free(net);
+        return st;
+    }
+    *out = net;
+    return EMO_OK;
+}
+
+int nn_net_from_cfg(nn_net **out, const char *text, const char *origin) {
+    return nn_net_from_cfg_limit(out, text, origin, NN_MAX_PARAMS);
+}
+
+int nn_net_from_cfg_file(nn_net **out, const char *path) {
+    uint8_t *bytes;
+    size_t size;
+    *out = NULL;
+    int st = emo_read_file(path, 1 << 20, &bytes, &size);
+    if (st) return st;
+    char *text = malloc(size + 1);
+    if (!text) {
+        free(bytes);
+        return emo_fail(EMO_ENOMEM, "%s: out of memory", path);
+    }
+    memcpy(text, bytes, size);
+    text[size] = 0;
+    free(bytes);
+    if (strlen(text) != size) {
+        free(text);
+        return emo_fail(EMO_EFORMAT, "%s: contains a NUL byte; not a network config", path);
+    }
+    st = nn_net_from_cfg(out, text, path);
+    free(text);
+    return st;
+}
+
+void nn_net_free(nn_net *net) {
+    if (!net) return;
+    free(net->layers);
+    free(net->cfg);
+    free(net->tensors);
+    free(net->mem);
+    free(net->acts);
+    free(net->dacts);
+    free(net->aux);
+    free(net->scratch);
+    free(net->probs);
+    free(net);
+}
+
+static uint64_t rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static float rng_uniform(uint64_t *s) { return (float)((rng_next(s) >> 40) * (1.0 / 16777216.0)); }
+
+void nn_net_init_params(nn_net *net, uint64_t seed) {
+    uint64_t s = seed;
+    memset(net->mem, 0, (4 * net->n_params + net->n_stats) * sizeof(float));
+    for (int i = 0; i < net->n_layers; i++) {
+        nn_layer *L = &net->layers[i];
+        const nn_layer *I = L->in >= 0 ? &net->layers[L->in] : NULL;
+        if (L->kind == NN_CONV || L->kind == NN_LINEAR) {
+            size_t fan_in = L->kind == NN_CONV ? (size_t)L->size * L->size * (I->c / L->groups)
+                                               : (size_t)I->h * I->w * I->c;
+            size_t nw = (size_t)L->c * fan_in;
+            float bound = 1.0f / sqrtf((float)fan_in);
+            for (size_t j = 0; j < nw; j++) net->params[L->w_off + j] = (2 * rng_uniform(&s) - 1) * bound;
+            if (L->bias)
+                for (int j = 0; j < L->c; j++) net->params[L->b_off + j] = (2 * rng_uniform(&s) - 1) * bound;
+        } else if (L->kind == NN_BN) {
+            for (int j = 0; j < L->c; j++) {
+                net->params[L->w_off + j] = 1;
+                net->stats[L->var_off + j] = 1;
+            }
+        }
+    }
+    net->step = 0;
+    net->rng = seed ^ 0xd1b54a32d192ed03ull;
+}
+
+static nn_conv_shape conv_shape(const nn_net *net, const nn_layer *L, int n) {
+    const nn_layer *I = &net->layers[L->in];
+    nn_conv_shape s = {n, I->h, I->w, I->c, L->h, L->w, L->c, L->size, L->stride, L->pad, L->groups};
+    return s;
+}
+
+static nn_pool_shape pool_shape(const nn_net *net, const nn_layer *L, int n) {
+    const nn_layer *I = &net->layers[L->in];
+    nn_pool_shape s = {n, I->h, I->w, I->c, L->h, L->w, L->size, L->stride, L->pad};
+    return s;
+}
+
+void nn_net_set_threads(nn_net *net, int threads) {
+    if (threads <= 0) threads = omp_get_num_procs();
+    net->threads = threads;
+}
+
+int nn_net_set_batch(nn_net *net, int batch) {
+    if (batch < 1 || batch > NN_MAX_BATCH)
+        return emo_fail(EMO_EINVAL, "batch size %d outside [1, %d]", batch, NN_MAX_BATCH);
+    if (batch <= net->batch_cap) return EMO_OK;
+    size_t acts = 0, aux = 0, scratch = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        nn_layer *L = &net->layers[i];
+        size_t per = (size_t)L->h * L->w * L->c, n;
+        if (!emo_mul_size(per, (size_t)batch, &n) || acts + n < acts)
+            return emo_fail(EMO_ELIMIT, "activations for batch %d overflow", batch);
+        L->out_off = acts;
+        acts += n;
+        L->aux_off = aux;
+        if (L->kind == NN_BN) aux += 2 * (size_t)L->c;
+        if (L->kind == NN_DROPOUT) aux += n;
+        if (L->kind == NN_CONV) {
+            nn_conv_shape s = conv_shape(net, L, batch);
+            size_t f = nn_conv_scratch_floats(&s);
+            scratch = EMO_MAX(scratch, f);
+        }
+    }
+    if (acts > ((size_t)1 << 34))
+        return emo_fail(EMO_ELIMIT, "activations for batch %d need %zu floats; too many", batch, acts);
+    free(net->acts);
+    free(net->dacts);
+    free(net->aux);
+    free(net->scratch);
+    free(net->probs);
+    net->acts = malloc(acts * sizeof(float));
+    net->dacts = malloc(acts * sizeof(float));
+    net->aux = malloc((aux ? aux : 1) * sizeof(float));
+    net->scratch = malloc((scratch ? scratch : 1) * sizeof(float));
+    net->probs = malloc((size_t)batch * net->n_out * 2 * sizeof(float));
+    if (!net->acts || !net->dacts || !net->aux || !net->scratch || !net->probs) {
+        free(net->acts);
+        free(net->dacts);
+        free(net->aux);
+        free(net->scratch);
+        free(net->probs);
+        net->acts = net->dacts = net->aux = net->scratch = net->probs = NULL;
+        net->batch_cap = 0;
+        return emo_fail(EMO_ENOMEM, "out of memory for activations of batch %d (%zu floats)", batch, 2 * acts);
+    }
+    net->n_acts = acts;
+    net->n_aux = aux;
+    net->scratch_per_thread = scratch;
+    net->batch_cap = batch;
+    net->dlogits = net->dacts + net->layers[net->n_layers - 1].out_off;
+    return EMO_OK;
+}
+
+double nn_net_flops(const nn_net *net) {
+    double f = 0;
+    for (int i = 0; i < net->n_layers; i++) {
+        const nn_layer *L = &net->layers[i];
+        if (L->kind == NN_CONV) {
+            const nn_layer *I = &net->layers[L->in];
+            f += 2.0 * L->h * L->w * L->c * L->size * L->size * (I->c / L->groups);
+        } else if (L->kind == NN_LINEAR) {
+            const nn_layer *I = &net->layers[L->in];
+            f += 2.0 * L->c * I->h * I->w * I->c;
+        }
+    }
+    return f;
+}
+
+/* ---- forward / backward ---------------------------------------------------- */
+
+int nn_net_forward(nn_net *net, const float *x, int n, int train) {
+    if (n < 1 || n > net->batch_cap)
+        return emo_fail(EMO_EINVAL, "forward: batch of %d images, network sized for %d (nn_net_set_batch)", n,
+                        net->batch_cap);
+    omp_set_num_threads(net->threads);
+    net->batch = n;
+    net->training = train;
+    float *A = net->acts;
+    for (int i = 0; i < net->n_layers; i++) {
+        nn_layer *L = &net->layers[i];
+        float *out = A + L->out_off;
+        size_t cnt = (size_t)n * L->h * L->w * L->c;
+        if (L->kind == NN_INPUT) {
+            memcpy(out, x, cnt * sizeof *out);
+            continue;
+        }
+        const nn_layer *I = &net->layers[L->in];
+        const float *in = A + I->out_off;
+        const float *P = net->params;
+        switch (L->kind) {
+        case NN_CONV: {
+            nn_conv_shape s = conv_shape(net, L, n);
+            nn_conv_forward(&s, in, P + L->w_off, L->bias ? P + L->b_off : NULL, L->act, out, net->scratch,
+                            net->threads);
+            break;
+        }
+        case NN_BN:
+            nn_bn_forward(n * L->h * L->w, L->c, in, P + L->w_off, P + L->b_off, net->stats + L->mean_off,
+                          net->stats + L->var_off, L->eps, L->momentum, train, net->aux + L->aux_off, out);
+            break;
+        case NN_RELU: nn_relu_forward(cnt, in, out); break;
+        case NN_SILU: nn_silu_forward(cnt, in, out); break;
+        case NN_MAXPOOL: {
+            nn_pool_shape s = pool_shape(net, L, n);
+            nn_maxpool_forward(&s, in, out);
+            break;
+        }
+        case NN_AVGPOOL: {
+            nn_pool_shape s = pool_shape(net, L, n);
+            nn_avgpool_forward(&s, in, out);
+            break;
+        }
+        case NN_GAP: nn_gap_forward(n, I->h * I->w, L->c, in, out); break;
+        case NN_DROPOUT:
+            if (train && L->p > 0) nn_dropout_forward(cnt, L->p, &net->rng, in, net->aux + L->aux_off, out);
+            else memcpy(out, in, cnt * sizeof *out);
+            break;
+        case NN_LINEAR:
+            nn_linear_forward(n, I->h * I->w * I->c, L->c, in, P + L->w_off, L->bias ? P + L->b_off : NULL, out);
+            break;
+        case NN_ADD: {
+            const float *b = A + net->layers[L->in2].out_off;
+#pragma omp parallel for simd schedule(static)
+            for (size_t j = 0; j < cnt; j++) out[j] = in[j] + b[j];
+            break;
+        }
+        case NN_FLATTEN: memcpy(out, in, cnt * sizeof *out); break;
+        default: return emo_fail(EMO_ESTATE, "forward: bad layer kind %d", (int)L->kind);
+        }
+    }
+    return EMO_OK;
+}
+
+const float *nn_net_output(const nn_net *net) { return net->acts + net->layers[net->n_layers - 1].out_off; }
+
+int nn_loss_softmax_ce(nn_net *net, const float *target, float smoothing, float *loss) {
+    if (!net->batch) return emo_fail(EMO_ESTATE, "loss: no forward pass yet");
+    float l = nn_softmax_ce(net->batch, net->n_out, nn_net_output(net), target, smoothing, net->probs,
+                            net->dlogits);
+    if (loss) *loss = l;
+    if (!isfinite(l)) return emo_fail(EMO_ENUMERIC, "step %lld: loss is %g", net->step, (double)l);
+    return EMO_OK;
+}
+
+int nn_loss_softmax_ce_labels(nn_net *net, const int *labels, float smoothing, float *loss) {
+    if (!net->batch) return emo_fail(EMO_ESTATE, "loss: no forward pass yet");
+    int n = net->batch, k = net->n_out;
+    float *t = net->probs + (size_t)net->batch_cap * k; /* second half: targets */
+    memset(t, 0, (size_t)n * k * sizeof *t);
+    for (int i = 0; i < n; i++) {
+        if (labels[i] < 0 || labels[i] >= k)
+            return emo_fail(EMO_EINVAL, "loss: label %d of image %d outside [0, %d)", labels[i], i, k);
+        t[(size_t)i * k + labels[i]] = 1;
+    }
+    return nn_loss_softmax_ce(net, t, smoothing, loss);
+}
+
+void nn_net_zero_grad(nn_net *net) { memset(net->grads, 0, net->n_params * sizeof(float)); }
+
+/* din = dout (or += when acc): add, flatten, inactive dropout. */
+static void pass_grad(size_t cnt, const float *dout, float *din, int acc) {
+#pragma omp parallel for simd schedule(static)
+    for (size_t j = 0; j < cnt; j++) din[j] = acc ? din[j] + dout[j] : dout[j];
+}
+
+int nn_net_backward_dx(nn_net *net, float *dx) {
+    int n = net->batch;
+    if (!n) return emo_fail(EMO_ESTATE, "backward: no forward pass yet");
+    omp_set_num_threads(net->threads);
+    float *A = net->acts, *D = net->dacts, *G = net->grads;
+    const float *P = net->params;
+    for (int i = net->n_layers - 1; i >= 1; i--) {
+        nn_layer *L = &net->layers[i];
+        const nn_layer *I = &net->layers[L->in];
+        float *dout = D + L->out_off;
+        const float *out = A + L->out_off, *in = A + I->out_off;
+        /* The input layer's gradient is only formed when dx is wanted. */
+        float *din = (L->in == 0 && !dx) ? NULL : D + I->out_off;
+        int acc = I->last_use != i;
+        size_t cnt = (size_t)n * L->h * L->w * L->c;
+        switch (L->kind) {
+        case NN_CONV: {
+            if (L->act == NN_ACT_RELU)
+                for (size_t j = 0; j < cnt; j++) dout[j] = out[j] > 0 ? dout[j] : 0;
+            nn_conv_shape s = conv_shape(net, L, n);
+            nn_conv_backward(&s, in, P + L->w_off, dout, G + L->w_off, L->bias ? G + L->b_off : NULL, din, acc,
+                             net->scratch, net->threads);
+            break;
+        }
+        case NN_BN:
+            nn_bn_backward(n * L->h * L->w, L->c, in, P + L->w_off, net->aux + L->aux_off, dout, G + L->w_off,
+                           G + L->b_off, din, acc);
+            break;
+        case NN_LINEAR:
+            nn_linear_backward(n, I->h * I->w * I->c, L->c, in, P + L->w_off, dout, G + L->w_off,
+                               L->bias ? G + L->b_off : NULL, din, acc);
+            break;
+        case NN_ADD: {
+            const nn_layer *J = &net->layers[L->in2];
+            if (din) pass_grad(cnt, dout, din, acc);
+            if (L->in2 != 0 || dx) pass_grad(cnt, dout, D + J->out_off, J->last_use != i || L->in2 == L->in);
+            break;
+        }
+        default:
+            if (!din) break;
+            switch (L->kind) {
+            case NN_RELU: nn_relu_backward(cnt, out, dout, din, acc); break;
+            case NN_SILU: nn_silu_backward(cnt, in, dout, din, acc); break;
+            case NN_MAXPOOL: {
+                nn_pool_shape s = pool_shape(net, L, n);
+                nn_maxpool_backward(&s, in, out, dout, din, acc);
+                break;
+            }
+            case NN_AVGPOOL: {
+                nn_pool_shape s = pool_shape(net, L, n);
+                nn_avgpool_backward(&s, dout, din, acc);
+                break;
+            }
+            case NN_GAP: nn_gap_backward(n, I->h * I->w, L->c, dout, din, acc); break;
+            case NN_DROPOUT:
+                if (net->training && L->p > 0) nn_dropout_backward(cnt, net->aux + L->aux_off, dout, din, acc);
+                else pass_grad(cnt, dout, din, acc);
+                break;
+            case NN_FLATTEN: pass_grad(cnt, dout, din, acc); break;
+            default: return emo_fail(EMO_ESTATE, "backward: bad layer kind %d", (int)L->kind);
+            }
+        }
+    }
+    if (dx) memcpy(dx, D + net->layers[0].out_off, (size_t)n * net->in_h * net->in_w * net->in_c * sizeof *dx);
+    return EMO_OK;
+}

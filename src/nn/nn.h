@@ -1,0 +1,289 @@
+/* nn.h — the CNN engine's internal API: networks from text configs, forward and
+ * backward on a batch, loss, optimisers, checkpoints, and the layer kernels.
+ * Not installed; the public inference API (emo_model_*) is in include/emo.h.
+ *
+ * LAYOUT
+ *   Activations are NHWC float32: a batch is (N, H, W, C), row-major, so the
+ *   value of image n, row y, column x, channel c is at ((n*H + y)*W + x)*C + c.
+ *   NHWC makes convolution one GEMM per chunk of images, (rows, K) x (K, Cout)
+ *   with rows = N*OH*OW and K = KH*KW*Cin, and keeps batch norm, pooling and
+ *   the global average pool contiguous over channels.
+ *   Conv weights are (Cout, KH, KW, Cin/groups); linear weights (Cout, Cin).
+ *   A linear layer reads its input flattened in (H, W, C) order (PyTorch's
+ *   Flatten is (C, H, W): permute when importing such weights).
+ *
+ * TRAINING (what a trainer does; see tests/test_nn_train.c)
+ *   nn_net *net;
+ *   nn_net_from_cfg_file(&net, "models/vgg-s.cfg");
+ *   nn_net_init_params(net, seed);                 // Kaiming-uniform like PyTorch
+ *   nn_net_set_batch(net, 64);                     // allocates activations once
+ *   nn_optim opt = nn_optim_default(NN_ADAMW);     // edit lr, wd, clip...
+ *   for (step = 0; step < steps; step++) {
+ *       opt.lr = nn_schedule_lr(&sched, step);
+ *       nn_net_zero_grad(net);
+ *       nn_net_forward(net, x, n, 1);              // x is (n, H, W, Cin), 1 = train mode
+ *       nn_loss_softmax_ce(net, target, label_smoothing, &loss);  // logits -> loss, dlogits
+ *       nn_net_backward(net);
+ *       if (nn_optim_step(net, &opt, &gnorm)) ...  // EMO_ENUMERIC on NaN/Inf
+ *   }
+ *   nn_checkpoint_save(net, &opt, "run.ckpt");     // --resume: nn_checkpoint_load
+ *   nn_model_save(net, "model.emo", &meta);        // BN folded, for emo_model_load
+ *   nn_net_free(net);
+ *
+ * MEMORY
+ *   All parameters, their gradients, the optimiser's two moment buffers and
+ *   the batch-norm running statistics live in one block (net->mem); tensors
+ *   are views into it listed in net->tensors. zero_grad is one memset, the
+ *   optimiser one loop, a checkpoint one write. Activations and their
+ *   gradients are a second block sized for net->batch_cap images; a third
+ *   holds per-thread scratch for im2col. Nothing is allocated per batch. */
+#ifndef EMO_NN_H
+#define EMO_NN_H
+
+#include "internal.h"
+#include <stdint.h>
+
+#define NN_MAX_LAYERS 512
+#define NN_MAX_CHANNELS 65536
+#define NN_MAX_SIDE 4096
+#define NN_MAX_KERNEL 64
+#define NN_MAX_PARAMS ((size_t)1 << 30) /* floats */
+#define NN_MAX_BATCH 4096
+#define NN_MAX_CLASSES 256
+#define NN_NAME_LEN 32
+
+typedef enum nn_kind {
+    NN_INPUT,
+    NN_CONV,    /* conv filters=C size=K [stride=1] [pad=0] [groups=1] [bias=1] [act=none|relu] */
+    NN_BN,      /* bn [eps=1e-5] [momentum=0.1] */
+    NN_RELU,    /* relu */
+    NN_SILU,    /* silu: x * sigmoid(x) */
+    NN_MAXPOOL, /* maxpool size=K [stride=K] [pad=0] */
+    NN_AVGPOOL, /* avgpool size=K [stride=K] [pad=0] (divides by K*K, PyTorch default) */
+    NN_GAP,     /* gap: global average pool to (N, 1, 1, C) */
+    NN_DROPOUT, /* dropout p=0.3 (inverted dropout; identity at inference) */
+    NN_LINEAR,  /* linear out=C [bias=1]: reads its input flattened (H*W*C) */
+    NN_ADD,     /* add from=NAME: previous output + NAME's output (same shape) */
+    NN_FLATTEN, /* flatten: (N, H, W, C) -> (N, 1, 1, H*W*C) */
+    NN_KIND_COUNT
+} nn_kind;
+
+typedef enum nn_act { NN_ACT_NONE = 0, NN_ACT_RELU } nn_act;
+
+typedef struct nn_layer {
+    nn_kind kind;
+    int line;                /* line in the cfg text, for messages */
+    char name[NN_NAME_LEN];  /* "" unless named with name= */
+    int in, in2;             /* input layer indices; in2 only for add; -1 none */
+    int h, w, c;             /* output shape per image */
+    int size, stride, pad, groups, bias; /* conv / pool / linear */
+    nn_act act;              /* conv only: activation fused after bias */
+    float p, eps, momentum;  /* dropout / bn */
+    /* Offsets (in floats) of this layer's tensors in the parameter part of
+     * net->mem, or SIZE_MAX. conv: w (Cout, KH, KW, Cin/g), b (Cout);
+     * linear: w (Cout, Cin), b (Cout); bn: w = gamma (C), b = beta (C). */
+    size_t w_off, b_off;
+    size_t mean_off, var_off; /* bn running statistics in net->stats */
+    size_t out_off;           /* output (N, h, w, c) in net->acts / net->dacts */
+    size_t aux_off;           /* bn: mean, invstd (2C); dropout: mask (N,h,w,c) */
+    int last_use;             /* index of the last layer reading this output */
+} nn_layer;
+
+/* A named parameter tensor (a view into net->params). */
+typedef struct nn_tensor {
+    char name[48];  /* "3.conv.w" = layer index, kind, part */
+    size_t off, n;  /* in floats */
+    int decay;      /* 1 if weight decay applies (conv/linear weights) */
+} nn_tensor;
+
+typedef struct nn_net {
+    nn_layer *layers;
+    int n_layers;
+    int in_h, in_w, in_c; /* input image shape */
+    int n_out;            /* classes: the last layer's h*w*c */
+    char *cfg;            /* the config text it was built from */
+
+    nn_tensor *tensors;
+    int n_tensors;
+    size_t n_params, n_stats;
+    /* One block: params | grads | opt_m | opt_v (n_params each) | stats. */
+    float *mem;
+    float *params, *grads, *opt_m, *opt_v, *stats;
+    long long step; /* optimiser steps taken (Adam bias correction, schedules) */
+
+    int batch_cap, batch; /* activations sized for batch_cap; batch = last forward */
+    int training;         /* mode of the last forward */
+    size_t n_acts;        /* floats per activation block */
+    float *acts, *dacts;  /* (batch_cap-sized) outputs and their gradients */
+    float *aux;           /* bn statistics, dropout masks */
+    size_t n_aux;
+    float *scratch;       /* im2col columns, one slice per thread */
+    size_t scratch_per_thread;
+    int threads;          /* OpenMP threads (>= 1) */
+    uint64_t rng;         /* dropout */
+    float *dlogits;       /* (batch_cap, n_out): loss gradient, backward's input */
+    float *probs;         /* (batch_cap, n_out): softmax of the last loss call */
+} nn_net;
+
+/* ---- building ---------------------------------------------------------- */
+
+/* Parses a config (format in docs/FORMATS.md) and builds the network with
+ * parameters zeroed and no activations. `origin` names the text in errors
+ * ("models/vgg-s.cfg:12: unknown layer 'cnv'"). */
+int nn_net_from_cfg(nn_net **out, const char *text, const char *origin);
+int nn_net_from_cfg_file(nn_net **out, const char *path);
+/* Same, failing before any allocation if the network has more than
+ * max_params parameters (file readers: what the remaining bytes can hold). */
+int nn_net_from_cfg_limit(nn_net **out, const char *text, const char *origin, size_t max_params);
+void nn_net_free(nn_net *net);
+/* PyTorch-like init: conv/linear weights and biases uniform(+-1/sqrt(fan_in))
+ * scaled as kaiming_uniform(a=sqrt 5); bn gamma 1, beta 0, running var 1. */
+void nn_net_init_params(nn_net *net, uint64_t seed);
+/* Allocates activations for up to `batch` images (grows only). */
+int nn_net_set_batch(nn_net *net, int batch);
+void nn_net_set_threads(nn_net *net, int threads); /* 0 = all cores */
+/* Total forward FLOPs per image (2 per multiply-add of conv and linear). */
+double nn_net_flops(const nn_net *net);
+/* Writes the network back as config text (malloc'ed; caller frees). */
+char *nn_net_to_cfg(const nn_net *net);
+/* Returns the inference network: each bn folded into the conv before it
+ * (bias added), conv+bn+relu fused, dropout removed. */
+int nn_net_fold(const nn_net *net, nn_net **out);
+
+/* ---- running ------------------------------------------------------------ */
+
+/* x is (n, in_h, in_w, in_c); n <= batch_cap. train: batch statistics for
+ * bn and updates of its running statistics, dropout active. Returns the
+ * logits, (n, n_out), valid until the next forward. */
+int nn_net_forward(nn_net *net, const float *x, int n, int train);
+const float *nn_net_output(const nn_net *net);
+/* Softmax cross-entropy of the last forward's logits, mean over the batch.
+ * target is (n, n_out) class probabilities (one-hot for hard labels, vote
+ * distributions for FER+); smoothing eps mixes in eps/n_out of each class
+ * (PyTorch's label_smoothing). Fills net->dlogits for nn_net_backward. */
+int nn_loss_softmax_ce(nn_net *net, const float *target, float smoothing, float *loss);
+/* Same with hard labels, labels[i] in [0, n_out). */
+int nn_loss_softmax_ce_labels(nn_net *net, const int *labels, float smoothing, float *loss);
+/* Back-propagates net->dlogits; accumulates into net->grads. If dx is not
+ * NULL it receives the gradient for the input, (n, in_h, in_w, in_c). */
+int nn_net_backward_dx(nn_net *net, float *dx);
+static inline int nn_net_backward(nn_net *net) { return nn_net_backward_dx(net, NULL); }
+void nn_net_zero_grad(nn_net *net);
+
+/* ---- optimisers and schedules ------------------------------------------ */
+
+typedef enum nn_optim_kind { NN_SGD, NN_ADAM, NN_ADAMW } nn_optim_kind;
+
+typedef struct nn_optim {
+    nn_optim_kind kind;
+    float lr;
+    float momentum;     /* SGD; 0 = plain SGD */
+    int nesterov;       /* SGD */
+    float beta1, beta2, eps; /* Adam/AdamW */
+    float weight_decay; /* SGD, Adam: L2 added to the gradient; AdamW: decoupled */
+    float clip_norm;    /* > 0: scale gradients to this global L2 norm at most */
+} nn_optim;
+
+nn_optim nn_optim_default(nn_optim_kind kind);
+/* One update of every parameter with net->grads (the tensors' `decay` flag
+ * says which get weight decay). Fails with EMO_ENUMERIC, naming the step,
+ * if a gradient is NaN/Inf; parameters are then left unchanged.
+ * *grad_norm (may be NULL) gets the global norm before clipping. */
+int nn_optim_step(nn_net *net, const nn_optim *opt, float *grad_norm);
+
+typedef enum nn_sched_kind { NN_SCHED_CONST, NN_SCHED_COSINE, NN_SCHED_STEP } nn_sched_kind;
+typedef struct nn_schedule {
+    nn_sched_kind kind;
+    float base_lr, min_lr; /* cosine decays base_lr -> min_lr at total_steps */
+    long long warmup_steps; /* linear from base_lr/warmup to base_lr */
+    long long total_steps;  /* cosine */
+    long long step_size;    /* step: multiply by gamma every step_size steps */
+    float gamma;
+} nn_schedule;
+float nn_schedule_lr(const nn_schedule *s, long long step);
+
+/* ---- files --------------------------------------------------------------- */
+
+/* Training checkpoint: config, step, parameters, bn statistics, optimiser
+ * moments and settings. Written atomically. Loading builds a new network. */
+int nn_checkpoint_save(const nn_net *net, const nn_optim *opt, const char *path);
+int nn_checkpoint_load(nn_net **out, nn_optim *opt, const char *path);
+
+/* What a .emo model file carries besides the network (docs/FORMATS.md). */
+typedef struct nn_model_meta {
+    int n_classes;
+    char class_names[NN_MAX_CLASSES][NN_NAME_LEN];
+    float mean, std; /* input = (pixel / 255 - mean) / std */
+} nn_model_meta;
+/* Folds bn and writes the inference model atomically. */
+int nn_model_save(const nn_net *net, const nn_model_meta *meta, const char *path);
+/* Reads a .emo: the inference network (parameters loaded) and its meta. */
+int nn_model_read(nn_net **out, nn_model_meta *meta, const uint8_t *bytes, size_t size,
+                  const char *origin);
+
+/* ---- kernels (layers.c, conv.c): forward next to backward -------------------
+ * Shapes in NHWC as above. `acc` = 1: add into din instead of overwriting. */
+
+typedef struct nn_conv_shape {
+    int n, h, w, cin;     /* input */
+    int oh, ow, cout;     /* output */
+    int k, stride, pad, groups;
+} nn_conv_shape;
+
+/* Naive reference (direct loops) and fast (im2col + dnnl_sgemm) versions.
+ * out (n, oh, ow, cout) = conv(in) + b (b may be NULL), then act. */
+void nn_conv_forward_ref(const nn_conv_shape *s, const float *in, const float *w, const float *b,
+                         nn_act act, float *out);
+/* dout already multiplied by the activation's derivative. dw, db (may be
+ * NULL) accumulate; din (may be NULL) is overwritten or added to (acc). */
+void nn_conv_backward_ref(const nn_conv_shape *s, const float *in, const float *w, const float *dout,
+                          float *dw, float *db, float *din, int acc);
+/* scratch holds at least nn_conv_scratch_floats(s) floats per thread. */
+size_t nn_conv_scratch_floats(const nn_conv_shape *s);
+void nn_conv_forward(const nn_conv_shape *s, const float *in, const float *w, const float *b,
+                     nn_act act, float *out, float *scratch, int threads);
+void nn_conv_backward(const nn_conv_shape *s, const float *in, const float *w, const float *dout,
+                      float *dw, float *db, float *din, int acc, float *scratch, int threads);
+
+/* rows = N*H*W positions of C channels. mean_invstd (2C) saved for backward.
+ * train: batch statistics, running stats updated (unbiased var, momentum);
+ * else running statistics used. */
+void nn_bn_forward(int rows, int c, const float *in, const float *gamma, const float *beta,
+                   float *run_mean, float *run_var, float eps, float momentum, int train,
+                   float *mean_invstd, float *out);
+void nn_bn_backward(int rows, int c, const float *in, const float *gamma, const float *mean_invstd,
+                    const float *dout, float *dgamma, float *dbeta, float *din, int acc);
+void nn_relu_forward(size_t n, const float *in, float *out);
+void nn_relu_backward(size_t n, const float *out, const float *dout, float *din, int acc);
+void nn_silu_forward(size_t n, const float *in, float *out);
+void nn_silu_backward(size_t n, const float *in, const float *dout, float *din, int acc);
+
+typedef struct nn_pool_shape {
+    int n, h, w, c, oh, ow, k, stride, pad;
+} nn_pool_shape;
+void nn_maxpool_forward(const nn_pool_shape *s, const float *in, float *out);
+void nn_maxpool_backward(const nn_pool_shape *s, const float *in, const float *out, const float *dout,
+                         float *din, int acc);
+void nn_avgpool_forward(const nn_pool_shape *s, const float *in, float *out);
+void nn_avgpool_backward(const nn_pool_shape *s, const float *dout, float *din, int acc);
+/* (n, hw, c) -> (n, c) */
+void nn_gap_forward(int n, int hw, int c, const float *in, float *out);
+void nn_gap_backward(int n, int hw, int c, const float *dout, float *din, int acc);
+/* mask gets 0 or 1/(1-p) per element. */
+void nn_dropout_forward(size_t n, float p, uint64_t *rng, const float *in, float *mask, float *out);
+void nn_dropout_backward(size_t n, const float *mask, const float *dout, float *din, int acc);
+/* in (n, cin), w (cout, cin), b (cout) or NULL -> out (n, cout). */
+void nn_linear_forward(int n, int cin, int cout, const float *in, const float *w, const float *b,
+                       float *out);
+void nn_linear_backward(int n, int cin, int cout, const float *in, const float *w, const float *dout,
+                        float *dw, float *db, float *din, int acc);
+/* logits (n, k), target (n, k) probabilities -> mean loss, dlogits, probs. */
+float nn_softmax_ce(int n, int k, const float *logits, const float *target, float smoothing,
+                    float *probs, float *dlogits);
+
+/* Row-major single-precision GEMM, C = alpha op(A) op(B) + beta C, through
+ * dnnl_sgemm (AVX-512 kernels picked at run time). */
+void nn_sgemm(char ta, char tb, int m, int n, int k, float alpha, const float *a, int lda,
+              const float *b, int ldb, float beta, float *c, int ldc);
+
+#endif

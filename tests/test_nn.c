@@ -1,0 +1,742 @@
+/* test_nn.c — the CNN engine against PyTorch (tests/data/nn/ref.bin, made by
+ * tests/ref/nn_ref.py), finite-difference gradients, fast vs naive kernels,
+ * config errors, model files and checkpoints.
+ *
+ * Tolerance: per tensor, max |ours - ref| / max(|ref|, 1) unless stated. The
+ * references are computed in float64, so this measures our float32 error:
+ * 1e-5 for single layers, 1e-4 for the network and three optimiser steps. */
+#include "emo.h"
+#include "nn/nn.h"
+#include "test.h"
+
+#include <stdint.h>
+
+/* ---- reference tensors ------------------------------------------------------- */
+
+static uint8_t *ref_bytes;
+static size_t ref_size;
+static float *ref_copies[4096];
+static int n_ref_copies;
+
+typedef struct ref_t {
+    int ndim, dims[8];
+    size_t n;
+    const float *data;
+} ref_t;
+
+static ref_t ref(const char *name) {
+    ref_t r = {0};
+    if (!ref_bytes && emo_read_file("tests/data/nn/ref.bin", 0, &ref_bytes, &ref_size) != EMO_OK) {
+        TEST_FAIL_("cannot read tests/data/nn/ref.bin: %s", emo_last_error());
+        return r;
+    }
+    size_t at = 4;
+    while (at + 8 <= ref_size) {
+        uint32_t len, nd;
+        memcpy(&len, ref_bytes + at, 4);
+        const char *nm = (const char *)ref_bytes + at + 4;
+        at += 4 + len;
+        memcpy(&nd, ref_bytes + at, 4);
+        at += 4;
+        size_t n = 1;
+        int dims[8] = {0};
+        for (uint32_t i = 0; i < nd && i < 8; i++) {
+            uint32_t d;
+            memcpy(&d, ref_bytes + at + 4 * i, 4);
+            dims[i] = (int)d;
+            n *= d;
+        }
+        at += 4 * nd;
+        if (len == strlen(name) && memcmp(nm, name, len) == 0) {
+            r.ndim = (int)nd;
+            memcpy(r.dims, dims, sizeof dims);
+            r.n = n;
+            /* records are not 4-byte aligned: copy out (freed at exit) */
+            float *copy = malloc((n ? n : 1) * sizeof *copy);
+            memcpy(copy, ref_bytes + at, n * sizeof *copy);
+            if (n_ref_copies < 4096) ref_copies[n_ref_copies++] = copy;
+            r.data = copy;
+            return r;
+        }
+        at += 4 * n;
+    }
+    TEST_FAIL_("reference tensor %s not found", name);
+    static const float zero[1];
+    r.data = zero;
+    return r;
+}
+
+static double rel_err(const float *a, const float *b, size_t n) {
+    double m = 1, e = 0;
+    for (size_t i = 0; i < n; i++) {
+        m = fmax(m, fabs(b[i]));
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= e)) e = isnan(d) ? INFINITY : d;
+    }
+    return e / m;
+}
+
+#define CHECK_CLOSE(got, refname, tol)                                                         \
+    do {                                                                                       \
+        ref_t r_ = ref(refname);                                                               \
+        double e_ = rel_err((got), r_.data, r_.n);                                             \
+        CHECK_MSG(e_ <= (tol), "%s: relative error %.3g > %.3g", refname, e_, (double)(tol)); \
+    } while (0)
+
+static float *fdup(const float *p, size_t n) {
+    float *q = malloc((n ? n : 1) * sizeof *q);
+    memcpy(q, p, n * sizeof *q);
+    return q;
+}
+
+static void frand(float *p, size_t n, uint64_t *s) {
+    for (size_t i = 0; i < n; i++) {
+        *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+        p[i] = (float)((double)(*s >> 11) / 9007199254740992.0 * 2 - 1);
+    }
+}
+
+/* ---- layers against PyTorch --------------------------------------------------------- */
+
+static void conv_case(const char *name, int fast) {
+    char k[64];
+    snprintf(k, sizeof k, "%s.shape", name);
+    const float *sh = ref(k).data;
+    nn_conv_shape s = {(int)sh[0], (int)sh[1], (int)sh[2], (int)sh[3], 0, 0, (int)sh[4], (int)sh[5], (int)sh[6],
+                       (int)sh[7], (int)sh[8]};
+    int bias = (int)sh[9];
+    s.oh = (s.h + 2 * s.pad - s.k) / s.stride + 1;
+    s.ow = (s.w + 2 * s.pad - s.k) / s.stride + 1;
+#define R(part) (snprintf(k, sizeof k, "%s." part, name), ref(k))
+    ref_t x = R("x"), w = R("w"), y = R("y"), dy = R("dy"), dw = R("dw");
+    const float *b = bias ? R("b").data : NULL;
+    float *out = calloc(y.n, sizeof *out), *gw = calloc(w.n, sizeof *gw), *gx = calloc(x.n, sizeof *gx);
+    float *gb = calloc((size_t)s.cout, sizeof *gb);
+    float *scratch = malloc((nn_conv_scratch_floats(&s) + 1) * sizeof *scratch);
+    if (fast) nn_conv_forward(&s, x.data, w.data, b, NN_ACT_NONE, out, scratch, 1);
+    else nn_conv_forward_ref(&s, x.data, w.data, b, NN_ACT_NONE, out);
+    if (fast) nn_conv_backward(&s, x.data, w.data, dy.data, gw, bias ? gb : NULL, gx, 0, scratch, 1);
+    else nn_conv_backward_ref(&s, x.data, w.data, dy.data, gw, bias ? gb : NULL, gx, 0);
+    snprintf(k, sizeof k, "%s.y", name);
+    CHECK_CLOSE(out, k, 1e-5);
+    snprintf(k, sizeof k, "%s.dx", name);
+    CHECK_CLOSE(gx, k, 1e-5);
+    snprintf(k, sizeof k, "%s.dw", name);
+    CHECK_CLOSE(gw, k, 1e-5);
+    if (bias) {
+        snprintf(k, sizeof k, "%s.db", name);
+        CHECK_CLOSE(gb, k, 1e-5);
+    }
+    (void)dw;
+#undef R
+    free(out);
+    free(gw);
+    free(gx);
+    free(gb);
+    free(scratch);
+}
+
+static const char *const conv_cases[] = {"conv3", "conv5s2g2", "convdw", "conv1x1", "conv3s2p0"};
+
+static void test_conv_ref_torch(void) {
+    for (int i = 0; i < 5; i++) conv_case(conv_cases[i], 0);
+}
+
+static void test_conv_fast_torch(void) {
+    for (int i = 0; i < 5; i++) conv_case(conv_cases[i], 1);
+}
+
+/* Fast against naive on shapes that take several im2col chunks, with acc. */
+static void test_conv_fast_vs_naive(void) {
+    nn_conv_shape shapes[] = {
+        {9, 24, 24, 16, 24, 24, 32, 3, 1, 1, 1}, /* chunks of a few images */
+        {3, 11, 13, 6, 6, 7, 9, 3, 2, 1, 3},
+        {4, 8, 8, 12, 8, 8, 12, 3, 1, 1, 12},
+        {5, 6, 6, 8, 6, 6, 4, 1, 1, 0, 1},
+    };
+    uint64_t seed = 7;
+    for (int t = 0; t < 4; t++) {
+        nn_conv_shape *s = &shapes[t];
+        size_t nx = (size_t)s->n * s->h * s->w * s->cin, ny = (size_t)s->n * s->oh * s->ow * s->cout;
+        size_t nw = (size_t)s->cout * s->k * s->k * (s->cin / s->groups);
+        float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc(s->cout * 4), *dy = malloc(ny * 4);
+        frand(x, nx, &seed);
+        frand(w, nw, &seed);
+        frand(b, s->cout, &seed);
+        frand(dy, ny, &seed);
+        float *y1 = malloc(ny * 4), *y2 = malloc(ny * 4);
+        float *gx1 = malloc(nx * 4), *gx2 = malloc(nx * 4);
+        float *gw1 = calloc(nw, 4), *gw2 = calloc(nw, 4), *gb1 = calloc(s->cout, 4), *gb2 = calloc(s->cout, 4);
+        frand(gx1, nx, &seed);
+        memcpy(gx2, gx1, nx * 4);
+        float *scratch = malloc((nn_conv_scratch_floats(s) + 1) * 4);
+        nn_conv_forward_ref(s, x, w, b, NN_ACT_RELU, y1);
+        nn_conv_forward(s, x, w, b, NN_ACT_RELU, y2, scratch, 2);
+        CHECK_MSG(rel_err(y2, y1, ny) < 1e-5, "shape %d forward: %g", t, rel_err(y2, y1, ny));
+        nn_conv_backward_ref(s, x, w, dy, gw1, gb1, gx1, 1);
+        nn_conv_backward(s, x, w, dy, gw2, gb2, gx2, 1, scratch, 2);
+        CHECK_MSG(rel_err(gx2, gx1, nx) < 1e-5, "shape %d dx: %g", t, rel_err(gx2, gx1, nx));
+        CHECK_MSG(rel_err(gw2, gw1, nw) < 1e-5, "shape %d dw: %g", t, rel_err(gw2, gw1, nw));
+        CHECK_MSG(rel_err(gb2, gb1, s->cout) < 1e-5, "shape %d db: %g", t, rel_err(gb2, gb1, s->cout));
+        free(x), free(w), free(b), free(dy), free(y1), free(y2), free(gx1), free(gx2);
+        free(gw1), free(gw2), free(gb1), free(gb2), free(scratch);
+    }
+}
+
+static void test_bn_torch(void) {
+    ref_t x = ref("bn.x"), g = ref("bn.gamma"), b = ref("bn.beta");
+    int c = 5, rows = (int)(x.n / c);
+    float *rm = fdup(ref("bn.rm0").data, c), *rv = fdup(ref("bn.rv0").data, c);
+    float *y = malloc(x.n * 4), *dx = malloc(x.n * 4), stat[10], dg[5] = {0}, db[5] = {0};
+    nn_bn_forward(rows, c, x.data, g.data, b.data, rm, rv, 1e-5f, 0.1f, 1, stat, y);
+    CHECK_CLOSE(y, "bn.y", 1e-5);
+    CHECK_CLOSE(rm, "bn.rm1", 1e-6);
+    CHECK_CLOSE(rv, "bn.rv1", 1e-6);
+    nn_bn_backward(rows, c, x.data, g.data, stat, ref("bn.dy").data, dg, db, dx, 0);
+    CHECK_CLOSE(dx, "bn.dx", 1e-5);
+    CHECK_CLOSE(dg, "bn.dgamma", 1e-5);
+    CHECK_CLOSE(db, "bn.dbeta", 1e-5);
+    memcpy(rm, ref("bn.rm0").data, 20);
+    memcpy(rv, ref("bn.rv0").data, 20);
+    nn_bn_forward(rows, c, x.data, g.data, b.data, rm, rv, 1e-5f, 0.1f, 0, stat, y);
+    CHECK_CLOSE(y, "bn.y_eval", 1e-5);
+    free(rm), free(rv), free(y), free(dx);
+}
+
+static void pool_case(const char *name, int kind, int k, int stride, int pad) {
+    char key[64];
+    snprintf(key, sizeof key, "%s.x", name);
+    ref_t x = ref(key);
+    snprintf(key, sizeof key, "%s.y", name);
+    ref_t y = ref(key);
+    snprintf(key, sizeof key, "%s.dy", name);
+    ref_t dy = ref(key);
+    nn_pool_shape s = {x.dims[0], x.dims[1], x.dims[2], x.dims[3], y.dims[1], y.dims[2], k, stride, pad};
+    float *out = malloc(y.n * 4), *dx = malloc(x.n * 4);
+    if (kind == 0) nn_maxpool_forward(&s, x.data, out);
+    else if (kind == 1) nn_avgpool_forward(&s, x.data, out);
+    else nn_gap_forward(s.n, s.h * s.w, s.c, x.data, out);
+    if (kind == 0) nn_maxpool_backward(&s, x.data, out, dy.data, dx, 0);
+    else if (kind == 1) nn_avgpool_backward(&s, dy.data, dx, 0);
+    else nn_gap_backward(s.n, s.h * s.w, s.c, dy.data, dx, 0);
+    snprintf(key, sizeof key, "%s.y", name);
+    CHECK_CLOSE(out, key, 1e-6);
+    snprintf(key, sizeof key, "%s.dx", name);
+    CHECK_CLOSE(dx, key, 1e-6);
+    free(out), free(dx);
+}
+
+static void test_pool_torch(void) {
+    pool_case("maxpool2", 0, 2, 2, 0);
+    pool_case("maxpool3s2p1", 0, 3, 2, 1);
+    pool_case("avgpool2", 1, 2, 2, 0);
+    pool_case("avgpool3s2p1", 1, 3, 2, 1);
+    pool_case("gap", 2, 0, 0, 0);
+}
+
+static void test_act_linear_torch(void) {
+    ref_t x = ref("relu.x");
+    float *y = malloc(x.n * 4), *dx = malloc(x.n * 4);
+    nn_relu_forward(x.n, x.data, y);
+    nn_relu_backward(x.n, y, ref("relu.dy").data, dx, 0);
+    CHECK_CLOSE(y, "relu.y", 0);
+    CHECK_CLOSE(dx, "relu.dx", 0);
+    x = ref("silu.x");
+    nn_silu_forward(x.n, x.data, y);
+    nn_silu_backward(x.n, x.data, ref("silu.dy").data, dx, 0);
+    CHECK_CLOSE(y, "silu.y", 1e-6);
+    CHECK_CLOSE(dx, "silu.dx", 1e-6);
+    free(y), free(dx);
+    float out[24], gx[40], gw[60] = {0}, gb[6] = {0};
+    nn_linear_forward(4, 10, 6, ref("linear.x").data, ref("linear.w").data, ref("linear.b").data, out);
+    nn_linear_backward(4, 10, 6, ref("linear.x").data, ref("linear.w").data, ref("linear.dy").data, gw, gb, gx, 0);
+    CHECK_CLOSE(out, "linear.y", 1e-6);
+    CHECK_CLOSE(gx, "linear.dx", 1e-6);
+    CHECK_CLOSE(gw, "linear.dw", 1e-6);
+    CHECK_CLOSE(gb, "linear.db", 1e-6);
+}
+
+static void test_softmax_ce_torch(void) {
+    const float *z = ref("ce.z").data, *lab = ref("ce.labels").data, *soft = ref("ce.soft").data;
+    float hard[35] = {0}, probs[35], dz[35];
+    for (int i = 0; i < 5; i++) hard[i * 7 + (int)lab[i]] = 1;
+    const char *tags[] = {"hard", "smooth", "soft", "softsmooth"};
+    const float *targets[] = {hard, hard, soft, soft};
+    float eps[] = {0, 0.1f, 0, 0.2f};
+    for (int t = 0; t < 4; t++) {
+        char k[64];
+        float loss = nn_softmax_ce(5, 7, z, targets[t], eps[t], probs, dz);
+        snprintf(k, sizeof k, "ce.%s.loss", tags[t]);
+        CHECK_CLOSE(&loss, k, 1e-6);
+        snprintf(k, sizeof k, "ce.%s.dz", tags[t]);
+        CHECK_CLOSE(dz, k, 1e-6);
+    }
+}
+
+/* ---- the network against PyTorch ------------------------------------------------------ */
+
+static nn_net *ref_net(void) {
+    ref_t c = ref("net.cfg");
+    char *text = calloc(c.n + 1, 1);
+    for (size_t i = 0; i < c.n; i++) text[i] = (char)c.data[i];
+    nn_net *net = NULL;
+    CHECK_OK(nn_net_from_cfg(&net, text, "net.cfg"));
+    free(text);
+    if (!net) return NULL;
+    ref_t p = ref("net.params");
+    CHECK_EQ_INT(net->n_params, p.n);
+    if (net->n_params == p.n) memcpy(net->params, p.data, p.n * 4);
+    for (int i = 0; i < net->n_layers; i++)
+        if (net->layers[i].kind == NN_DROPOUT) net->layers[i].p = 0; /* as the reference */
+    CHECK_OK(nn_net_set_batch(net, 3));
+    return net;
+}
+
+static void ref_labels(int *lab) {
+    const float *l = ref("net.labels").data;
+    for (int i = 0; i < 3; i++) lab[i] = (int)l[i];
+}
+
+static void test_net_torch(void) {
+    nn_net *net = ref_net();
+    if (!net) return;
+    int lab[3];
+    ref_labels(lab);
+    float loss, dx[3 * 144];
+    nn_net_zero_grad(net);
+    CHECK_OK(nn_net_forward(net, ref("net.x").data, 3, 1));
+    CHECK_CLOSE(nn_net_output(net), "net.logits", 1e-5);
+    CHECK_OK(nn_loss_softmax_ce_labels(net, lab, 0.1f, &loss));
+    CHECK_CLOSE(&loss, "net.loss", 1e-6);
+    CHECK_OK(nn_net_backward_dx(net, dx));
+    CHECK_CLOSE(net->grads, "net.grads", 1e-4);
+    CHECK_CLOSE(dx, "net.dx", 1e-4);
+    CHECK_CLOSE(net->stats, "net.stats1", 1e-5);
+    CHECK_OK(nn_net_forward(net, ref("net.x").data, 3, 0));
+    CHECK_CLOSE(nn_net_output(net), "net.logits_eval", 1e-5);
+    /* folded (inference) network gives the same eval logits */
+    nn_net *f = NULL;
+    CHECK_OK(nn_net_fold(net, &f));
+    if (f) {
+        int convs = 0, bns = 0;
+        for (int i = 0; i < f->n_layers; i++) {
+            convs += f->layers[i].kind == NN_CONV;
+            bns += f->layers[i].kind == NN_BN;
+        }
+        CHECK_EQ_INT(convs, 3);
+        CHECK_EQ_INT(bns, 0);
+        CHECK_EQ_INT(f->n_layers, 9);  /* input conv conv silu add maxpool conv flatten linear */
+        CHECK_OK(nn_net_set_batch(f, 3));
+        CHECK_OK(nn_net_forward(f, ref("net.x").data, 3, 0));
+        CHECK_CLOSE(nn_net_output(f), "net.logits_eval", 1e-5);
+        nn_net_free(f);
+    }
+    nn_net_free(net);
+}
+
+static void test_optim_torch(void) {
+    const char *names[] = {"sgd", "adam", "adamw"};
+    nn_optim_kind kinds[] = {NN_SGD, NN_ADAM, NN_ADAMW};
+    float lrs[] = {0.05f, 1e-2f, 1e-2f}, wds[] = {1e-3f, 1e-3f, 0.1f};
+    int lab[3];
+    ref_labels(lab);
+    for (int o = 0; o < 3; o++) {
+        nn_net *net = ref_net();
+        if (!net) return;
+        nn_optim opt = nn_optim_default(kinds[o]);
+        opt.lr = lrs[o];
+        opt.weight_decay = wds[o];
+        opt.nesterov = 1;
+        opt.clip_norm = 1.0f;
+        for (int step = 0; step < 3; step++) {
+            float loss;
+            nn_net_zero_grad(net);
+            CHECK_OK(nn_net_forward(net, ref("net.x").data, 3, 1));
+            CHECK_OK(nn_loss_softmax_ce_labels(net, lab, 0.1f, &loss));
+            CHECK_OK(nn_net_backward(net));
+            CHECK_OK(nn_optim_step(net, &opt, NULL));
+        }
+        char k[64];
+        snprintf(k, sizeof k, "opt.%s.params", names[o]);
+        CHECK_CLOSE(net->params, k, 1e-4);
+        snprintf(k, sizeof k, "opt.%s.stats", names[o]);
+        CHECK_CLOSE(net->stats, k, 1e-4);
+        nn_net_free(net);
+    }
+}
+
+/* ---- finite differences ------------------------------------------------------------ */
+
+static double fd_loss(nn_net *net, const float *x, const float *target, uint64_t rng) {
+    net->rng = rng; /* same dropout mask every time */
+    float loss = 0;
+    nn_net_forward(net, x, 2, 1);
+    nn_loss_softmax_ce(net, target, 0.05f, &loss);
+    return loss;
+}
+
+/* Central differences in float32 with h = 1e-2 against the analytic
+ * gradient, for inputs and parameters of a tiny network around one layer. */
+static void gradcheck(const char *layer) {
+    char cfg[256];
+    snprintf(cfg, sizeof cfg, "input w=6 h=5 channels=4\n%s\nlinear out=3\n", layer);
+    nn_net *net = NULL;
+    CHECK_OK(nn_net_from_cfg(&net, cfg, layer));
+    if (!net) return;
+    nn_net_init_params(net, 3);
+    uint64_t seed = 11;
+    for (int t = 0; t < net->n_tensors; t++)
+        if (strstr(net->tensors[t].name, "bn")) frand(net->params + net->tensors[t].off, net->tensors[t].n, &seed);
+    CHECK_OK(nn_net_set_batch(net, 2));
+    size_t nx = 2 * 6 * 5 * 4;
+    float x[240], dx[240], target[6] = {0.2f, 0.5f, 0.3f, 0, 0, 1};
+    frand(x, nx, &seed);
+    uint64_t rng = 99;
+    fd_loss(net, x, target, rng);
+    nn_net_zero_grad(net);
+    CHECK_OK(nn_net_backward_dx(net, dx));
+    float *grads = fdup(net->grads, net->n_params);
+    const float h = 1e-2f;
+    int bad = 0;
+    for (int k = 0; k < 40; k++) {
+        int is_x = k % 2 == 0 || !net->n_params;
+        size_t i = (size_t)(k * 7919) % (is_x ? nx : net->n_params);
+        float *p = is_x ? &x[i] : &net->params[i];
+        float v = *p;
+        *p = v + h;
+        double lp = fd_loss(net, x, target, rng);
+        *p = v - h;
+        double lm = fd_loss(net, x, target, rng);
+        *p = v;
+        double num = (lp - lm) / (2 * h), ana = is_x ? dx[i] : grads[i];
+        if (fabs(num - ana) > 2e-2 * fmax(fabs(num), fabs(ana)) + 2e-3) {
+            if (bad++ < 3) TEST_FAIL_("%s: d/d%s[%zu]: numeric %.6g analytic %.6g", layer, is_x ? "x" : "param", i, num, ana);
+        }
+    }
+    free(grads);
+    nn_net_free(net);
+}
+
+static void test_gradcheck(void) {
+    gradcheck("conv filters=3 size=3 pad=1");
+    gradcheck("conv filters=4 size=3 stride=2 pad=1 groups=2");
+    gradcheck("conv filters=4 size=3 pad=1 groups=4 bias=0");
+    gradcheck("conv filters=2 size=1");
+    gradcheck("bn");
+    gradcheck("silu");
+    gradcheck("relu");
+    gradcheck("maxpool size=2");
+    gradcheck("avgpool size=3 stride=2 pad=1");
+    gradcheck("gap");
+    gradcheck("dropout p=0.4");
+    gradcheck("flatten");
+    gradcheck("silu name=a\nbn\nadd from=a");
+    gradcheck("silu name=a\nrelu in=a\nadd from=a\nadd from=a");
+}
+
+/* ---- configs ---------------------------------------------------------------------------- */
+
+static void test_vgg_param_counts(void) {
+    nn_net *s = NULL, *m = NULL;
+    CHECK_OK(nn_net_from_cfg_file(&s, "models/vgg-s.cfg"));
+    CHECK_OK(nn_net_from_cfg_file(&m, "models/vgg-m.cfg"));
+    if (s) {
+        CHECK_EQ_INT(s->n_params, 1174439);
+        CHECK_EQ_INT((long long)nn_net_flops(s), 234900992);
+        CHECK_EQ_INT(s->n_out, 7);
+    }
+    if (m) {
+        CHECK_EQ_INT(m->n_params, 4689735);
+        CHECK_EQ_INT((long long)nn_net_flops(m), 936942592);
+    }
+    /* written back and parsed again: the same network */
+    if (s) {
+        char *text = nn_net_to_cfg(s);
+        nn_net *t = NULL;
+        CHECK_OK(nn_net_from_cfg(&t, text, "round trip"));
+        if (t) CHECK_EQ_INT(t->n_params, s->n_params);
+        nn_net_free(t);
+        free(text);
+    }
+    nn_net_free(s);
+    nn_net_free(m);
+}
+
+static void cfg_error(const char *text, const char *want) {
+    nn_net *net = (nn_net *)1;
+    int st = nn_net_from_cfg(&net, text, "t.cfg");
+    CHECK_MSG(st < 0, "config accepted, wanted error '%s'", want);
+    CHECK(net == NULL);
+    CHECK_STR_CONTAINS(emo_last_error(), want);
+}
+
+static void test_cfg_errors(void) {
+    cfg_error("input size=8\nconvv filters=3 size=3\n", "t.cfg:2: unknown layer 'convv'");
+    cfg_error("input size=8\nconv filters=3 size=3 strde=2\n", "t.cfg:2: conv: unknown option 'strde'");
+    cfg_error("input size=8\n\n# c\nconv filters=3\n", "t.cfg:4: missing option size=");
+    cfg_error("input size=8\nconv filters=3 size=11\n", "t.cfg:2: kernel larger than the padded input 8x8x1");
+    cfg_error("input size=8\nconv filters=3 size=3 groups=2\n", "t.cfg:2: groups must divide");
+    cfg_error("input size=8\nconv filters=-3 size=3\n", "filters=-3: want an integer");
+    cfg_error("input size=8\nrelu name=a\nadd from=b\nrelu name=b\n", "t.cfg:3: from=b: no layer of that name above");
+    cfg_error("input size=8\nrelu name=a in=a\n", "t.cfg:2: in=a refers to the layer itself");
+    cfg_error("input size=8\nrelu name=a\nmaxpool size=2\nadd from=a\n", "t.cfg:4: add: shapes differ");
+    cfg_error("relu\n", "t.cfg:1: the first layer must be 'input'");
+    cfg_error("input size=8\ninput size=8\n", "t.cfg:2: 'input' may only be the first layer");
+    cfg_error("input size=8\nrelu name=a\nrelu\nrelu in=a\n", "t.cfg:3: the output of this relu layer is never used");
+    cfg_error("input size=8\nrelu name=a\nrelu name=a\n", "t.cfg:3: name 'a' already used");
+    cfg_error("input size=8\ndropout p=1.5\n", "p=1.5: want a number");
+    cfg_error("input size=8\nconv filters 3\n", "options are written key=value");
+    cfg_error("input size=8\nconv filters=3 size=3 filters=4\n", "given twice");
+    cfg_error("", "needs an input line");
+    cfg_error("input size=8\nlinear out=300\n", "at most 256 classes");
+    cfg_error("input size=4096 channels=64\nconv filters=65536 size=64\ngap\nlinear out=2\n", "parameters");
+}
+
+/* ---- model files and checkpoints ---------------------------------------------------------- */
+
+static nn_net *trained_toy(void) {
+    nn_net *net = NULL;
+    CHECK_OK(nn_net_from_cfg(&net,
+                             "input size=48\nconv filters=4 size=3 pad=1 bias=0\nbn\nrelu\nmaxpool size=4\n"
+                             "conv filters=8 size=3 pad=1\nbn\nrelu\ngap\ndropout p=0.2\nlinear out=7\n",
+                             "toy"));
+    if (!net) return NULL;
+    nn_net_init_params(net, 5);
+    CHECK_OK(nn_net_set_batch(net, 4));
+    uint64_t seed = 1;
+    float x[4 * 48 * 48];
+    int lab[4] = {0, 3, 6, 2};
+    frand(x, sizeof x / 4, &seed);
+    nn_optim opt = nn_optim_default(NN_ADAM);
+    for (int i = 0; i < 3; i++) {
+        nn_net_zero_grad(net);
+        nn_net_forward(net, x, 4, 1);
+        nn_loss_softmax_ce_labels(net, lab, 0, NULL);
+        nn_net_backward(net);
+        nn_optim_step(net, &opt, NULL);
+    }
+    return net;
+}
+
+static nn_model_meta toy_meta(void) {
+    nn_model_meta meta = {.n_classes = 7, .mean = 0.5f, .std = 0.25f};
+    const char *names[] = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
+    for (int i = 0; i < 7; i++) snprintf(meta.class_names[i], NN_NAME_LEN, "%s", names[i]);
+    return meta;
+}
+
+static void test_model_round_trip(void) {
+    nn_net *net = trained_toy();
+    if (!net) return;
+    nn_model_meta meta = toy_meta();
+    const char *path = test_tmp("toy.emo");
+    CHECK_OK(nn_model_save(net, &meta, path));
+    emo_model *m = NULL;
+    CHECK_OK(emo_model_load(&m, path));
+    if (m) {
+        CHECK_EQ_INT(emo_model_classes(m), 7);
+        CHECK(strcmp(emo_model_class_name(m, 5), "surprise") == 0);
+        CHECK(emo_model_class_name(m, 7) == NULL);
+        int w, h;
+        emo_model_input_size(m, &w, &h);
+        CHECK_EQ_INT(w, 48);
+        CHECK_EQ_INT(h, 48);
+        /* 3 faces, one with a wider stride; compare with the training net in eval mode */
+        uint8_t pix[3][48 * 50];
+        for (int i = 0; i < 3 * 48 * 50; i++) pix[i / 2400][i % 2400] = (uint8_t)((i * 37) ^ (i >> 5));
+        emo_image faces[3] = {(emo_image){48, 48, 1, 48, pix[0], 0}, (emo_image){48, 48, 1, 50, pix[1], 0},
+                              (emo_image){48, 48, 1, 48, pix[2], 0}};
+        float probs[21], x[3 * 2304];
+        CHECK_OK(emo_classify(m, faces, 3, probs));
+        for (int i = 0; i < 3; i++)
+            for (int y = 0; y < 48; y++)
+                for (int xx = 0; xx < 48; xx++)
+                    x[i * 2304 + y * 48 + xx] = (pix[i][y * faces[i].stride + xx] / 255.0f - 0.5f) / 0.25f;
+        nn_net_forward(net, x, 3, 0);
+        float want[21], dummy[21], t[21] = {0};
+        nn_softmax_ce(3, 7, nn_net_output(net), t, 0, want, dummy);
+        CHECK_MSG(rel_err(probs, want, 21) < 1e-5, "folded model vs training net: %g", rel_err(probs, want, 21));
+        emo_image bad = (emo_image){40, 48, 1, 48, pix[0], 0};
+        CHECK_EQ_INT(emo_classify(m, &bad, 1, probs), EMO_EINVAL);
+        CHECK_STR_CONTAINS(emo_last_error(), "face 0 is 40x48x1");
+        emo_model_free(m);
+    }
+    nn_net_free(net);
+}
+
+static void test_model_bad_files(void) {
+    nn_net *net = trained_toy();
+    if (!net) return;
+    nn_model_meta meta = toy_meta();
+    const char *path = test_tmp("bad.emo");
+    CHECK_OK(nn_model_save(net, &meta, path));
+    uint8_t *bytes;
+    size_t size;
+    CHECK_OK(emo_read_file(path, 0, &bytes, &size));
+    emo_model *m = (emo_model *)1;
+    /* every truncation */
+    int accepted = 0;
+    for (size_t n = 0; n < size; n += (n < 400 ? 1 : 97)) accepted += emo_model_load_memory(&m, bytes, n, "t") == 0;
+    CHECK_EQ_INT(accepted, 0);
+    CHECK(m == NULL);
+    /* every single-byte corruption in the header and config, sampled later */
+    for (size_t i = 0; i < size; i += (i < 600 ? 1 : 131)) {
+        bytes[i] ^= 0x40;
+        int st = emo_model_load_memory(&m, bytes, size, "t");
+        CHECK_MSG(st < 0, "corrupt byte %zu accepted", i);
+        if (st == 0) emo_model_free(m);
+        bytes[i] ^= 0x40;
+    }
+    CHECK_OK(emo_model_load_memory(&m, bytes, size, "t"));
+    emo_model_free(m);
+    memcpy(bytes, "EMOC", 4);
+    CHECK_EQ_INT(emo_model_load_memory(&m, bytes, size, "t.emo"), EMO_EFORMAT);
+    CHECK_STR_CONTAINS(emo_last_error(), "t.emo: bad magic, expected EMOM");
+    memcpy(bytes, "EMOM", 4);
+    bytes[4] = 9;
+    CHECK_EQ_INT(emo_model_load_memory(&m, bytes, size, "t.emo"), EMO_EUNSUPPORTED);
+    CHECK_STR_CONTAINS(emo_last_error(), "version 9");
+    free(bytes);
+    CHECK_EQ_INT(emo_model_load(&m, test_tmp("missing.emo")), EMO_ENOTFOUND);
+    /* a failed save leaves nothing behind */
+    CHECK(nn_model_save(net, &meta, test_tmp("no/such/dir/x.emo")) < 0);
+    meta.n_classes = 6;
+    CHECK_EQ_INT(nn_model_save(net, &meta, test_tmp("six.emo")), EMO_EINVAL);
+    CHECK(access(test_tmp("six.emo"), F_OK) != 0);
+    nn_net_free(net);
+}
+
+static void train_steps(nn_net *net, nn_optim *opt, int steps, uint64_t seed) {
+    float x[4 * 48 * 48];
+    int lab[4] = {1, 2, 3, 4};
+    for (int i = 0; i < steps; i++) {
+        uint64_t s = seed + (uint64_t)net->step;
+        frand(x, sizeof x / 4, &s);
+        nn_net_zero_grad(net);
+        nn_net_forward(net, x, 4, 1);
+        nn_loss_softmax_ce_labels(net, lab, 0.1f, NULL);
+        nn_net_backward(net);
+        CHECK_OK(nn_optim_step(net, opt, NULL));
+    }
+}
+
+static void test_checkpoint_resume(void) {
+    nn_net *a = trained_toy(), *b = NULL;
+    if (!a) return;
+    nn_optim opt = nn_optim_default(NN_ADAMW), opt2;
+    opt.clip_norm = 5;
+    train_steps(a, &opt, 2, 40);
+    CHECK_OK(nn_checkpoint_save(a, &opt, test_tmp("a.ckpt")));
+    CHECK_OK(nn_checkpoint_load(&b, &opt2, test_tmp("a.ckpt")));
+    if (!b) {
+        nn_net_free(a);
+        return;
+    }
+    CHECK_EQ_INT(b->step, a->step);
+    CHECK_EQ_INT(opt2.kind, NN_ADAMW);
+    CHECK(opt2.clip_norm == 5);
+    CHECK_OK(nn_net_set_batch(b, 4));
+    train_steps(a, &opt, 3, 40);
+    train_steps(b, &opt2, 3, 40);
+    CHECK_EQ_INT(memcmp(a->params, b->params, a->n_params * 4), 0);
+    CHECK_EQ_INT(memcmp(a->stats, b->stats, a->n_stats * 4), 0);
+    /* a model file is not a checkpoint */
+    nn_model_meta meta = toy_meta();
+    CHECK_OK(nn_model_save(a, &meta, test_tmp("a.emo")));
+    nn_net *c = NULL;
+    CHECK_EQ_INT(nn_checkpoint_load(&c, &opt2, test_tmp("a.emo")), EMO_EFORMAT);
+    CHECK_STR_CONTAINS(emo_last_error(), "bad magic");
+    nn_net_free(a);
+    nn_net_free(b);
+}
+
+static void test_nan_detected(void) {
+    nn_net *net = trained_toy();
+    if (!net) return;
+    float x[4 * 48 * 48] = {0};
+    int lab[4] = {0, 1, 2, 3};
+    net->params[net->tensors[net->n_tensors - 2].off] = NAN;
+    nn_net_zero_grad(net);
+    nn_net_forward(net, x, 4, 1);
+    float loss;
+    CHECK_EQ_INT(nn_loss_softmax_ce_labels(net, lab, 0, &loss), EMO_ENUMERIC);
+    CHECK_STR_CONTAINS(emo_last_error(), "step 3: loss is nan");
+    net->params[net->tensors[net->n_tensors - 2].off] = 0;
+    nn_net_zero_grad(net);
+    nn_net_forward(net, x, 4, 1);
+    nn_loss_softmax_ce_labels(net, lab, 0, &loss);
+    nn_net_backward(net);
+    net->grads[5] = INFINITY;
+    float before = net->params[5];
+    nn_optim opt = nn_optim_default(NN_SGD);
+    CHECK_EQ_INT(nn_optim_step(net, &opt, NULL), EMO_ENUMERIC);
+    CHECK_STR_CONTAINS(emo_last_error(), "step 4: gradient of 1.conv.w is inf");
+    CHECK(net->params[5] == before);
+    nn_model_meta meta = toy_meta();
+    net->params[5] = NAN;
+    CHECK_EQ_INT(nn_model_save(net, &meta, test_tmp("nan.emo")), EMO_ENUMERIC);
+    CHECK(access(test_tmp("nan.emo"), F_OK) != 0);
+    nn_net_free(net);
+}
+
+static void test_schedules(void) {
+    nn_schedule s = {.kind = NN_SCHED_COSINE, .base_lr = 0.1f, .min_lr = 0.001f, .warmup_steps = 10, .total_steps = 110};
+    CHECK_NEAR(nn_schedule_lr(&s, 0), 0.01, 1e-7);
+    CHECK_NEAR(nn_schedule_lr(&s, 9), 0.1, 1e-7);
+    CHECK_NEAR(nn_schedule_lr(&s, 10), 0.1, 1e-7);
+    CHECK_NEAR(nn_schedule_lr(&s, 60), 0.0505, 1e-6);
+    CHECK_NEAR(nn_schedule_lr(&s, 110), 0.001, 1e-7);
+    CHECK_NEAR(nn_schedule_lr(&s, 500), 0.001, 1e-7);
+    nn_schedule t = {.kind = NN_SCHED_STEP, .base_lr = 1, .step_size = 5, .gamma = 0.5f};
+    CHECK_NEAR(nn_schedule_lr(&t, 4), 1, 0);
+    CHECK_NEAR(nn_schedule_lr(&t, 5), 0.5, 0);
+    CHECK_NEAR(nn_schedule_lr(&t, 12), 0.25, 0);
+}
+
+static void test_dropout(void) {
+    enum { N = 100000 };
+    float *x = malloc(N * 4), *y = malloc(N * 4), *mask = malloc(N * 4), *dx = malloc(N * 4);
+    for (int i = 0; i < N; i++) x[i] = 1;
+    uint64_t rng = 1;
+    nn_dropout_forward(N, 0.3f, &rng, x, mask, y);
+    int zeros = 0;
+    double sum = 0;
+    for (int i = 0; i < N; i++) {
+        zeros += y[i] == 0;
+        sum += y[i];
+        CHECK(y[i] == 0 || fabsf(y[i] - 1 / 0.7f) < 1e-6f);
+    }
+    CHECK_NEAR(zeros / (double)N, 0.3, 0.01);
+    CHECK_NEAR(sum / N, 1.0, 0.02);
+    nn_dropout_backward(N, mask, x, dx, 0);
+    CHECK_EQ_INT(memcmp(dx, y, N * 4), 0);
+    free(x), free(y), free(mask), free(dx);
+}
+
+static const test_case cases[] = {
+    {"conv_ref_torch", test_conv_ref_torch},
+    {"conv_fast_torch", test_conv_fast_torch},
+    {"conv_fast_vs_naive", test_conv_fast_vs_naive},
+    {"bn_torch", test_bn_torch},
+    {"pool_torch", test_pool_torch},
+    {"act_linear_torch", test_act_linear_torch},
+    {"softmax_ce_torch", test_softmax_ce_torch},
+    {"net_torch", test_net_torch},
+    {"optim_torch", test_optim_torch},
+    {"gradcheck", test_gradcheck},
+    {"vgg_param_counts", test_vgg_param_counts},
+    {"cfg_errors", test_cfg_errors},
+    {"model_round_trip", test_model_round_trip},
+    {"model_bad_files", test_model_bad_files},
+    {"checkpoint_resume", test_checkpoint_resume},
+    {"nan_detected", test_nan_detected},
+    {"schedules", test_schedules},
+    {"dropout", test_dropout},
+};
+
+int main(int argc, char **argv) {
+    int r = test_main(cases, TEST_COUNT(cases), argc, argv);
+    free(ref_bytes);
+    for (int i = 0; i < n_ref_copies; i++) free(ref_copies[i]);
+    return r;
+}
