@@ -341,8 +341,9 @@ uint64_t emo_seed_mix(uint64_t seed, uint64_t k);
 /* Fisher-Yates shuffle of a[0..n), seeded. */
 void emo_shuffle(int *a, int n, uint64_t seed);
 /* A grey grid for looking at augmentation: one line per row in `rows`, the
- * original first, then `copies` augmented versions (seeds seed, seed+1, ...),
- * 48x48 cells 2 pixels apart. */
+ * original first, then `copies` augmented versions (copy j = 0, 1, ... as
+ * emo_dataset_batch with seed + j makes it), 48x48 cells 2 pixels apart on white; erased
+ * rectangles show mid grey. At most 1000 x 1000 cells. */
 int emo_dataset_preview(const emo_dataset *ds, const int *rows, int n, int copies,
                         const emo_augment *aug, uint64_t seed, emo_image *out);
 
@@ -666,6 +667,74 @@ int emo_camera_read(emo_camera *c, emo_image *frame, double *time_s, int timeout
 /* Frames captured but never read because a newer one replaced them. */
 uint64_t emo_camera_dropped(const emo_camera *c);
 void emo_camera_close(emo_camera *c);
+
+/* ======================================================================== */
+/* The real-time pipeline (src/pipeline.c, src/track.c)                     */
+/* ======================================================================== */
+/* Frames in, faces out: detection (or, between full detections, a search
+ * around known faces), tracking with stable ids, a crop framed like the
+ * training faces, batched classification, and smoothing over time.
+ *
+ *   emo_pipeline *pl;
+ *   emo_pipeline_params pp = emo_pipeline_params_default();   // edit fields
+ *   if (emo_pipeline_open(&pl, &pp) != EMO_OK) ...emo_last_error()...
+ *   emo_face faces[32];
+ *   int n = emo_pipeline_process(pl, &frame, faces, 32);       // per frame
+ *   const char *const *names; emo_pipeline_classes(pl, &names);
+ *   ... names[faces[i].label], faces[i].smoothed[c] ...
+ *   emo_pipeline_close(pl);
+ *
+ * Once warm, emo_pipeline_process allocates nothing. One thread at a time
+ * per pipeline; open one per stream (tracks belong to the stream). */
+#define EMO_PIPELINE_MAX_CLASSES 16
+/* The model used when none is named: models/ferplus.emo. */
+#define EMO_DEFAULT_MODEL "ferplus"
+
+typedef struct emo_face {
+    emo_rect box;       /* in frame pixels */
+    int track_id;       /* stable across frames, from 1 (0: tracker table full) */
+    int label;          /* index of the largest smoothed probability */
+    int nclasses;       /* entries used in probs and smoothed */
+    float probs[EMO_PIPELINE_MAX_CLASSES];    /* this frame's probabilities */
+    float smoothed[EMO_PIPELINE_MAX_CLASSES]; /* smoothed over time (== probs when off) */
+} emo_face;
+
+typedef struct emo_pipeline_params {
+    const char *model;        /* .emo path or short name ("ferplus", "fer2013"); NULL = EMO_DEFAULT_MODEL */
+    const char *cascade;      /* detector cascade, see emo_detector_open; NULL = default */
+    emo_detect_params detect; /* detection parameters (threads: taken from below) */
+    float smooth;             /* exponential smoothing, weight kept from the past, [0, 1); 0 = off (0.6) */
+    int detect_every;         /* full detection every N frames; in between, search near known faces (1) */
+    float crop_scale;         /* crop side = this x the detector's box side (see docs/ACCURACY.md) */
+    int threads;              /* 0 = all cores */
+} emo_pipeline_params;
+
+typedef struct emo_pipeline emo_pipeline;
+
+emo_pipeline_params emo_pipeline_params_default(void);
+/* Loads the model and the cascade. EMO_ENOTFOUND names what is missing. */
+int emo_pipeline_open(emo_pipeline **out, const emo_pipeline_params *params);
+/* Processes one frame (grey, RGB or RGBA): returns the number of faces (>= 0;
+ * only the first `capacity` are written) or a negative emo_status. */
+int emo_pipeline_process(emo_pipeline *pl, const emo_image *frame, emo_face *faces, int capacity);
+/* Changes smoothing, detection parameters, detect_every and crop_scale for
+ * the following frames (model and cascade stay). */
+int emo_pipeline_set(emo_pipeline *pl, const emo_pipeline_params *params);
+/* Number of classes; *names (may be NULL) receives their names in model order. */
+int emo_pipeline_classes(const emo_pipeline *pl, const char *const **names);
+/* The model file in use. */
+const char *emo_pipeline_model_path(const emo_pipeline *pl);
+/* The model's input crop for one face box of a frame (what the pipeline
+ * classifies), for inspection and accuracy studies. */
+int emo_pipeline_crop(emo_pipeline *pl, const emo_image *frame, emo_rect box, emo_image *out);
+/* Forgets all tracks (a new video or stream). */
+void emo_pipeline_reset(emo_pipeline *pl);
+void emo_pipeline_close(emo_pipeline *pl);
+/* Resolves a model name the way emo_pipeline_open does: a path is taken as
+ * is; a short name is looked up as NAME.emo in $EMO_MODEL_DIR, ./models, the
+ * models folder beside the program's build folder, and the installed share
+ * folder. */
+int emo_default_model_path(const char *name, char *out, size_t cap);
 
 #ifdef __cplusplus
 }

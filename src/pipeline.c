@@ -1,0 +1,277 @@
+/* pipeline.c — one frame in, every face out: detect (or search around known
+ * faces), track, crop the way the model was trained, classify in one batch,
+ * smooth over time.
+ *
+ * Per frame, once warm, nothing is allocated: the grey frame, the crops and
+ * the probability buffer are kept and reused. */
+#include "internal.h"
+#include "track.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_FACES EMO_TRACK_MAX
+
+struct emo_pipeline {
+    emo_pipeline_params params;
+    char model_path[1024];
+    emo_detector *det;
+    emo_model *model;
+    int nclasses, in_w, in_h;
+    const char *names[EMO_PIPELINE_MAX_CLASSES];
+    emo_tracker tracker;
+    long frame;
+    emo_image grey, square, crops[MAX_FACES];
+    emo_rect found[MAX_FACES];
+    float probs[MAX_FACES * EMO_PIPELINE_MAX_CLASSES];
+};
+
+emo_pipeline_params emo_pipeline_params_default(void) {
+    emo_pipeline_params p = {
+        .model = NULL,
+        .cascade = NULL,
+        .detect = emo_detect_params_default(),
+        .smooth = 0.6f,
+        .detect_every = 1,
+        .crop_scale = 1.0f,
+        .threads = 0,
+    };
+    return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Finding the shipped model                                                */
+/* ------------------------------------------------------------------------ */
+
+#ifndef EMO_DATADIR
+#define EMO_DATADIR "/usr/local/share/emo"
+#endif
+
+static bool readable(const char *p) { return access(p, R_OK) == 0; }
+
+int emo_default_model_path(const char *name, char *out, size_t cap) {
+    if (!name || !*name) name = EMO_DEFAULT_MODEL;
+    if (strchr(name, '/') || strstr(name, ".emo")) { /* a path, or a file name in cwd */
+        snprintf(out, cap, "%s", name);
+        if (readable(out)) return EMO_OK;
+        if (strchr(name, '/')) return emo_fail(EMO_ENOTFOUND, "%s: model file not found", name);
+    }
+    /* A short name ("ferplus") is looked for in, in order: $EMO_MODEL_DIR,
+     * ./models, the models folder beside the running program's build
+     * directory (build/emo -> models/), and the installed share folder. */
+    char exe[PATH_MAX] = "", dirs[4][PATH_MAX];
+    int nd = 0;
+    const char *env = getenv("EMO_MODEL_DIR");
+    if (env && *env) snprintf(dirs[nd++], PATH_MAX, "%s", env);
+    snprintf(dirs[nd++], PATH_MAX, "models");
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) *slash = 0;
+        snprintf(dirs[nd++], PATH_MAX, "%.3000s/../models", exe);
+    }
+    snprintf(dirs[nd++], PATH_MAX, "%s/models", EMO_DATADIR);
+    const char *ext = strstr(name, ".emo") ? "" : ".emo";
+    for (int i = 0; i < nd; i++) {
+        snprintf(out, cap, "%s/%s%s", dirs[i], name, ext);
+        if (readable(out)) return EMO_OK;
+    }
+    return emo_fail(EMO_ENOTFOUND, "model '%s' not found (looked in $EMO_MODEL_DIR, ./models, %s/models)", name,
+                    EMO_DATADIR);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Open / close                                                             */
+/* ------------------------------------------------------------------------ */
+
+int emo_pipeline_open(emo_pipeline **out, const emo_pipeline_params *params) {
+    if (!out) return emo_fail(EMO_EINVAL, "emo_pipeline_open: no output");
+    *out = NULL;
+    emo_pipeline_params p = params ? *params : emo_pipeline_params_default();
+    if (p.smooth < 0 || p.smooth >= 1)
+        return emo_fail(EMO_EINVAL, "smoothing %.3g is outside [0, 1)", (double)p.smooth);
+    if (p.detect_every < 1 || p.detect_every > 1000)
+        return emo_fail(EMO_EINVAL, "detect_every %d is outside 1..1000", p.detect_every);
+    if (!(p.crop_scale >= 0.5f && p.crop_scale <= 3.0f))
+        return emo_fail(EMO_EINVAL, "crop scale %.3g is outside 0.5..3", (double)p.crop_scale);
+    emo_pipeline *pl = calloc(1, sizeof *pl);
+    if (!pl) return emo_fail(EMO_ENOMEM, "out of memory");
+    pl->params = p;
+    emo_tracker_init(&pl->tracker);
+    int s = emo_default_model_path(p.model, pl->model_path, sizeof pl->model_path);
+    if (s == EMO_OK) s = emo_model_load(&pl->model, pl->model_path);
+    if (s == EMO_OK) {
+        pl->nclasses = emo_model_classes(pl->model);
+        if (pl->nclasses > EMO_PIPELINE_MAX_CLASSES)
+            s = emo_fail(EMO_EUNSUPPORTED, "%s: %d classes, the pipeline handles at most %d", pl->model_path,
+                         pl->nclasses, EMO_PIPELINE_MAX_CLASSES);
+        for (int i = 0; i < pl->nclasses && i < EMO_PIPELINE_MAX_CLASSES; i++)
+            pl->names[i] = emo_model_class_name(pl->model, i);
+        emo_model_input_size(pl->model, &pl->in_w, &pl->in_h);
+        emo_model_set_threads(pl->model, p.threads);
+    }
+    if (s == EMO_OK) s = emo_detector_open(&pl->det, p.cascade);
+    if (s) {
+        emo_pipeline_close(pl);
+        return s;
+    }
+    pl->params.model = NULL; /* the caller's strings need not outlive the call */
+    pl->params.cascade = NULL;
+    *out = pl;
+    return EMO_OK;
+}
+
+void emo_pipeline_close(emo_pipeline *pl) {
+    if (!pl) return;
+    emo_detector_close(pl->det);
+    emo_model_free(pl->model);
+    emo_image_free(&pl->grey);
+    emo_image_free(&pl->square);
+    for (int i = 0; i < MAX_FACES; i++) emo_image_free(&pl->crops[i]);
+    free(pl);
+}
+
+void emo_pipeline_reset(emo_pipeline *pl) {
+    if (!pl) return;
+    emo_tracker_init(&pl->tracker);
+    pl->frame = 0;
+}
+
+int emo_pipeline_classes(const emo_pipeline *pl, const char *const **names) {
+    if (!pl) return 0;
+    if (names) *names = pl->names;
+    return pl->nclasses;
+}
+
+const char *emo_pipeline_model_path(const emo_pipeline *pl) { return pl ? pl->model_path : ""; }
+
+int emo_pipeline_set(emo_pipeline *pl, const emo_pipeline_params *p) {
+    if (!pl || !p) return emo_fail(EMO_EINVAL, "emo_pipeline_set: no pipeline or parameters");
+    if (p->smooth < 0 || p->smooth >= 1 || p->detect_every < 1 || p->detect_every > 1000 ||
+        !(p->crop_scale >= 0.5f && p->crop_scale <= 3.0f))
+        return emo_fail(EMO_EINVAL, "emo_pipeline_set: smoothing, detect_every or crop scale out of range");
+    /* Model and cascade stay; the rest changes from the next frame on. */
+    pl->params.detect = p->detect;
+    pl->params.smooth = p->smooth;
+    pl->params.detect_every = p->detect_every;
+    pl->params.crop_scale = p->crop_scale;
+    pl->params.threads = p->threads;
+    emo_model_set_threads(pl->model, p->threads);
+    return EMO_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Per frame                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Full detection, or (between full detections) a search in a window around
+ * each known face, which costs a small fraction of a full-frame search. */
+static int find_faces(emo_pipeline *pl) {
+    emo_detect_params dp = pl->params.detect;
+    dp.threads = pl->params.threads;
+    bool full = pl->tracker.n == 0 || pl->frame % pl->params.detect_every == 0;
+    if (full) {
+        int n = emo_detect(pl->det, &pl->grey, &dp, pl->found, MAX_FACES);
+        return n < 0 ? n : EMO_MIN(n, MAX_FACES);
+    }
+    int total = 0;
+    for (int k = 0; k < pl->tracker.n && total < MAX_FACES; k++) {
+        const emo_track *tr = &pl->tracker.tracks[k];
+        if (tr->missing > 0) continue; /* lost faces wait for the next full pass */
+        emo_track_box b = tr->box;
+        int mx = b.w / 2, my = b.h / 2;
+        emo_detect_params rp = dp;
+        rp.roi = (emo_rect){b.x - mx, b.y - my, b.w + 2 * mx, b.h + 2 * my};
+        /* Clip the window; the detector also clips, but min_size must fit. */
+        int x0 = EMO_MAX(rp.roi.x, 0), y0 = EMO_MAX(rp.roi.y, 0);
+        int x1 = EMO_MIN(rp.roi.x + rp.roi.w, pl->grey.width), y1 = EMO_MIN(rp.roi.y + rp.roi.h, pl->grey.height);
+        if (x1 - x0 < 8 || y1 - y0 < 8) continue;
+        rp.roi = (emo_rect){x0, y0, x1 - x0, y1 - y0};
+        rp.min_size = EMO_MAX(dp.min_size, b.w * 2 / 3);
+        rp.max_size = b.w * 3 / 2;
+        if (rp.min_size > EMO_MIN(rp.roi.w, rp.roi.h)) rp.min_size = EMO_MIN(rp.roi.w, rp.roi.h);
+        int n = emo_detect(pl->det, &pl->grey, &rp, pl->found + total, MAX_FACES - total);
+        if (n < 0) return n;
+        n = EMO_MIN(n, MAX_FACES - total);
+        /* Keep the hit closest to the known face; windows of neighbouring
+         * faces can overlap and find the same face twice. */
+        int best = -1;
+        float best_iou = 0;
+        for (int i = 0; i < n; i++) {
+            emo_rect r = pl->found[total + i];
+            float iou = emo_track_iou((emo_track_box){r.x, r.y, r.w, r.h}, b);
+            if (iou > best_iou) best_iou = iou, best = i;
+        }
+        if (best < 0) continue;
+        emo_rect r = pl->found[total + best];
+        bool dup = false;
+        for (int i = 0; i < total; i++) {
+            emo_rect q = pl->found[i];
+            dup |= emo_track_iou((emo_track_box){r.x, r.y, r.w, r.h}, (emo_track_box){q.x, q.y, q.w, q.h}) > 0.5f;
+        }
+        if (!dup) pl->found[total++] = r;
+    }
+    return total;
+}
+
+/* The model's input crop for a face box: a square of side crop_scale * box
+ * around the box centre (border replicated), area-resized to the input size. */
+static int crop_face(emo_pipeline *pl, emo_rect r, emo_image *out) {
+    float side = pl->params.crop_scale * (float)EMO_MAX(r.w, r.h);
+    float cx = r.x + r.w * 0.5f, cy = r.y + r.h * 0.5f;
+    int s = (int)(side + 0.5f), x = (int)(cx - side * 0.5f + 0.5f), y = (int)(cy - side * 0.5f + 0.5f);
+    if (s < 1) s = 1;
+    int st = emo_image_crop(&pl->grey, &pl->square, x, y, s, s);
+    if (st) return st;
+    return emo_image_resize(&pl->square, out, pl->in_w, pl->in_h, EMO_INTERP_AREA);
+}
+
+int emo_pipeline_crop(emo_pipeline *pl, const emo_image *frame, emo_rect box, emo_image *out) {
+    if (!pl || !frame || !out) return emo_fail(EMO_EINVAL, "emo_pipeline_crop: missing argument");
+    int s = emo_image_to_grey(frame, &pl->grey);
+    return s ? s : crop_face(pl, box, out);
+}
+
+int emo_pipeline_process(emo_pipeline *pl, const emo_image *frame, emo_face *faces, int capacity) {
+    if (!pl || !frame || (!faces && capacity > 0) || capacity < 0)
+        return emo_fail(EMO_EINVAL, "emo_pipeline_process: missing argument");
+    if (!frame->data || frame->width <= 0 || frame->height <= 0)
+        return emo_fail(EMO_EINVAL, "emo_pipeline_process: empty frame (%dx%d)", frame->width, frame->height);
+    int s = emo_image_to_grey(frame, &pl->grey);
+    if (s) return s;
+    int n = find_faces(pl);
+    if (n < 0) return n;
+    emo_track_box boxes[MAX_FACES];
+    int slot[MAX_FACES];
+    for (int i = 0; i < n; i++) boxes[i] = (emo_track_box){pl->found[i].x, pl->found[i].y, pl->found[i].w, pl->found[i].h};
+    emo_tracker_update(&pl->tracker, boxes, n, slot);
+    pl->frame++;
+    for (int i = 0; i < n; i++)
+        if ((s = crop_face(pl, pl->found[i], &pl->crops[i]))) return s;
+    if (n > 0 && (s = emo_classify(pl->model, pl->crops, n, pl->probs))) return s;
+    int K = pl->nclasses;
+    for (int i = 0; i < n && i < capacity; i++) {
+        emo_face *f = &faces[i];
+        memset(f, 0, sizeof *f);
+        f->box = pl->found[i];
+        memcpy(f->probs, pl->probs + (size_t)i * K, sizeof(float) * K);
+        if (slot[i] >= 0) {
+            emo_track *tr = &pl->tracker.tracks[slot[i]];
+            f->track_id = tr->id;
+            emo_track_smooth(tr, f->probs, K, pl->params.smooth, f->smoothed);
+        } else { /* tracker full: report the face unsmoothed */
+            f->track_id = 0;
+            memcpy(f->smoothed, f->probs, sizeof(float) * K);
+        }
+        int best = 0;
+        for (int c = 1; c < K; c++)
+            if (f->smoothed[c] > f->smoothed[best]) best = c;
+        f->label = best;
+        f->nclasses = K;
+    }
+    return n;
+}
