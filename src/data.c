@@ -1340,10 +1340,12 @@ int emo_dataset_preview(const emo_dataset *ds, const int *rows, int n, int copie
         for (int k = 0; k < cols; k++) {
             emo_transform t;
             emo_augment_draw(k ? aug : NULL, emo_seed_mix(seed + (uint64_t)(k - 1), (uint64_t)rows[i]), &t);
-            emo_transform_apply(&t, ds->pixels + (size_t)rows[i] * EMO_DATA_PIXELS, cell, 0, 1);
+            /* mean 0.5: erased rectangles show as mid grey, as they train. */
+            emo_transform_apply(&t, ds->pixels + (size_t)rows[i] * EMO_DATA_PIXELS, cell, 0.5f, 1);
             for (int yy = 0; yy < S; yy++) {
                 uint8_t *d = out->data + (size_t)(i * (S + GAP) + yy) * out->stride + k * (S + GAP);
-                for (int xx = 0; xx < S; xx++) d[xx] = (uint8_t)EMO_CLAMP(lrintf(cell[yy * S + xx] * 255), 0, 255);
+                for (int xx = 0; xx < S; xx++)
+                    d[xx] = (uint8_t)EMO_CLAMP(lrintf((cell[yy * S + xx] + 0.5f) * 255), 0, 255);
             }
         }
     return EMO_OK;
