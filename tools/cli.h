@@ -29,6 +29,9 @@ int cli_parse(int argc, char **argv, const cli_opt *opts, const char *usage, con
 void cli_usage(FILE *f, const char *cmd, const cli_opt *opts, const char *usage, const char *about);
 /* "emo NAME: message: emo_last_error()" on stderr; returns 1. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define CLI_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define CLI_MAX(a, b) ((a) > (b) ? (a) : (b))
+
 /* Parses "640x480"; false if malformed. */
 bool cli_parse_size(const char *s, int *w, int *h);
 

@@ -11,6 +11,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"camera", cmd_camera, "live emotions from a camera (window, or recording to video/CSV)"},
     {"convert", cmd_convert, "decode an image and write it again (grey, resized)"},
 };
 

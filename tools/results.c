@@ -1,0 +1,38 @@
+/* results.c — drawing and CSV rows for the frame-processing commands. */
+#include "results.h"
+
+int results_drawer_open(emo_drawer **out, emo_pipeline *pl) {
+    const char *const *names;
+    int k = emo_pipeline_classes(pl, &names);
+    emo_draw_params dp = emo_draw_params_default;
+    dp.class_names = names;
+    dp.nclasses = k;
+    return emo_drawer_open(out, &dp);
+}
+
+int results_draw(emo_drawer *d, emo_image *frame, const emo_face *faces, int n, unsigned flags) {
+    emo_draw_item items[64];
+    if (n > 64) n = 64;
+    for (int i = 0; i < n; i++) {
+        const emo_face *f = &faces[i];
+        items[i] = (emo_draw_item){(float)f->box.x, (float)f->box.y, (float)f->box.w, (float)f->box.h,
+                                   f->smoothed, f->label, f->track_id};
+    }
+    return emo_draw_faces(d, frame, items, n, flags, NULL);
+}
+
+void results_csv_header(FILE *f, const char *const *names, int nclasses) {
+    fputs("frame,time_s,face_id,x,y,w,h,emotion", f);
+    for (int c = 0; c < nclasses; c++) fprintf(f, ",%s", names[c]);
+    fputc('\n', f);
+}
+
+void results_csv_rows(FILE *f, long frame, double time_s, const emo_face *faces, int n, const char *const *names) {
+    for (int i = 0; i < n; i++) {
+        const emo_face *fc = &faces[i];
+        fprintf(f, "%ld,%.3f,%d,%d,%d,%d,%d,%s", frame, time_s, fc->track_id, fc->box.x, fc->box.y, fc->box.w,
+                fc->box.h, names[fc->label]);
+        for (int c = 0; c < fc->nclasses; c++) fprintf(f, ",%.4f", fc->smoothed[c]);
+        fputc('\n', f);
+    }
+}
