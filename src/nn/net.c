@@ -20,6 +20,10 @@ static const char *const kind_opts[NN_KIND_COUNT] = {
     "size stride pad", "size stride pad", "", "p", "out bias", "from", "",
 };
 
+const char *nn_kind_name(nn_kind kind) {
+    return (unsigned)kind < NN_KIND_COUNT ? kind_names[kind] : "?";
+}
+
 /* ---- config parsing --------------------------------------------------------- */
 
 typedef struct parser {
@@ -587,7 +591,13 @@ int nn_net_forward(nn_net *net, const float *x, int n, int train) {
     net->batch = n;
     net->training = train;
     float *A = net->acts;
+    double t0 = net->prof ? omp_get_wtime() : 0;
     for (int i = 0; i < net->n_layers; i++) {
+        if (net->prof && i) {
+            double t = omp_get_wtime();
+            net->prof[2 * (i - 1)] += t - t0;
+            t0 = t;
+        }
         nn_layer *L = &net->layers[i];
         float *out = A + L->out_off;
         size_t cnt = (size_t)n * L->h * L->w * L->c;
@@ -639,6 +649,7 @@ int nn_net_forward(nn_net *net, const float *x, int n, int train) {
         default: return emo_fail(EMO_ESTATE, "forward: bad layer kind %d", (int)L->kind);
         }
     }
+    if (net->prof) net->prof[2 * (net->n_layers - 1)] += omp_get_wtime() - t0;
     return EMO_OK;
 }
 
@@ -680,7 +691,13 @@ int nn_net_backward_dx(nn_net *net, float *dx) {
     omp_set_num_threads(net->threads);
     float *A = net->acts, *D = net->dacts, *G = net->grads;
     const float *P = net->params;
+    double t0 = net->prof ? omp_get_wtime() : 0;
     for (int i = net->n_layers - 1; i >= 1; i--) {
+        if (net->prof && i < net->n_layers - 1) {
+            double t = omp_get_wtime();
+            net->prof[2 * (i + 1) + 1] += t - t0;
+            t0 = t;
+        }
         nn_layer *L = &net->layers[i];
         const nn_layer *I = &net->layers[L->in];
         float *dout = D + L->out_off;
@@ -737,6 +754,7 @@ int nn_net_backward_dx(nn_net *net, float *dx) {
             }
         }
     }
+    if (net->prof) net->prof[2 * 1 + 1] += omp_get_wtime() - t0;
     if (dx) memcpy(dx, D + net->layers[0].out_off, (size_t)n * net->in_h * net->in_w * net->in_c * sizeof *dx);
     return EMO_OK;
 }

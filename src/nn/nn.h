@@ -122,8 +122,12 @@ typedef struct nn_net {
     int threads;          /* OpenMP threads (>= 1) */
     uint64_t rng;         /* dropout */
     float *dlogits;       /* (batch_cap, n_out): loss gradient, backward's input */
+    double *prof;         /* optional (n_layers, 2): seconds in forward, backward, summed */
     float *probs;         /* (batch_cap, n_out): softmax of the last loss call */
 } nn_net;
+
+/* "conv", "bn", ...: the config word of a layer kind. */
+const char *nn_kind_name(nn_kind kind);
 
 /* ---- building ---------------------------------------------------------- */
 
