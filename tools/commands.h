@@ -1,6 +1,8 @@
 /* commands.h — every subcommand of the emo CLI; the table is in tools/emo.c. */
 #ifndef EMO_COMMANDS_H
 #define EMO_COMMANDS_H
+int cmd_bench(int argc, char **argv);
 int cmd_camera(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_video(int argc, char **argv);
 #endif
