@@ -12,6 +12,7 @@
  * fringes) and cached. Sizes are rounded to a few steps so a jittering face
  * box hits the cache. Blending is premultiplied "over":
  * dst = src + dst * (1 - src_alpha). */
+#include "fonts.h"
 #include "internal.h"
 
 #include <cairo-ft.h>
@@ -178,6 +179,27 @@ static int load_font(ft_shared *ft, const char *path, cairo_font_face_t **out) {
     return EMO_OK;
 }
 
+int emo_fonts_load(const char *regular_path, const char *bold_path, cairo_font_face_t **regular,
+                   cairo_font_face_t **bold) {
+    *regular = *bold = NULL;
+    ft_shared *ft = calloc(1, sizeof *ft);
+    if (!ft || FT_Init_FreeType(&ft->lib)) {
+        free(ft);
+        return emo_fail(EMO_ENOMEM, "cannot start FreeType");
+    }
+    int s = load_font(ft, regular_path ? regular_path : emo_draw_params_default.font_path, regular);
+    if (!s) s = load_font(ft, bold_path ? bold_path : emo_draw_params_default.bold_font_path, bold);
+    if (ft->refs == 0) { /* no face took ownership of the library */
+        FT_Done_FreeType(ft->lib);
+        free(ft);
+    }
+    if (s) {
+        if (*regular) cairo_font_face_destroy(*regular);
+        *regular = NULL;
+    }
+    return s;
+}
+
 /* Loads the colour bitmap of each class's emoji from the strike. */
 static int load_emoji(emo_drawer *d, const char *path) {
     FT_Library lib;
@@ -312,19 +334,7 @@ int emo_drawer_open(emo_drawer **out, const emo_draw_params *params) {
     }
     for (int i = 0; i < EMOJI_CACHE; i++) d->cache[i].cls = -1;
 
-    int s;
-    ft_shared *ft = calloc(1, sizeof *ft);
-    if (!ft || FT_Init_FreeType(&ft->lib)) {
-        free(ft);
-        emo_drawer_close(d);
-        return emo_fail(EMO_ENOMEM, "cannot start FreeType");
-    }
-    s = load_font(ft, p->font_path ? p->font_path : emo_draw_params_default.font_path, &d->font);
-    if (!s) s = load_font(ft, p->bold_font_path ? p->bold_font_path : emo_draw_params_default.bold_font_path, &d->bold);
-    if (ft->refs == 0) { /* no face took ownership of the library */
-        FT_Done_FreeType(ft->lib);
-        free(ft);
-    }
+    int s = emo_fonts_load(p->font_path, p->bold_font_path, &d->font, &d->bold);
     const char *ep = p->emoji_font_path ? p->emoji_font_path : emo_draw_params_default.emoji_font_path;
     if (!s && ep[0]) s = load_emoji(d, ep);
     if (!s) s = ensure_canvas(d, 64, 64);
@@ -574,7 +584,7 @@ typedef struct chart_geom {
     double fs, pad, row_h, name_w, bar_w, pct_w, gap, w, h;
 } chart_geom;
 
-static chart_geom chart_size(const emo_drawer *d, double fs) {
+static chart_geom chart_size_bars(const emo_drawer *d, double fs, double bar_em) {
     chart_geom g;
     g.fs = fs;
     g.pad = fs * 0.7;
@@ -582,12 +592,14 @@ static chart_geom chart_size(const emo_drawer *d, double fs) {
     g.gap = fs * 0.6;
     g.name_w = 0;
     for (int i = 0; i < d->nclasses; i++) g.name_w = fmax(g.name_w, d->bold_name_w100[i] * fs / 100);
-    g.bar_w = fs * 6.5;
+    g.bar_w = fs * bar_em;
     g.pct_w = d->pct_w100 * fs / 100;
     g.w = 2 * g.pad + g.name_w + g.gap + g.bar_w + g.gap + g.pct_w;
     g.h = 2 * g.pad + d->nclasses * g.row_h - (g.row_h - fs * 1.25);
     return g;
 }
+
+static chart_geom chart_size(const emo_drawer *d, double fs) { return chart_size_bars(d, fs, 6.5); }
 
 typedef struct item_layout {
     int cls;            /* shown class, -1 none */
@@ -600,6 +612,10 @@ typedef struct item_layout {
     char text[96];
     double text_w;
 } item_layout;
+
+/* Text sizes go in half-pixel steps: cairo caches rendered glyphs per size,
+ * and a face box that changes a little every frame then reuses them. */
+static double text_size(double px) { return round(px * 2) / 2; }
 
 static int shown_class(const emo_drawer *d, const emo_draw_item *it, double *prob) {
     int cls = it->label;
@@ -640,8 +656,7 @@ static void layout_item(emo_drawer *d, const emo_image *img, const emo_draw_item
             snprintf(L->text, sizeof L->text, "%s%s", id, d->names[L->cls]);
         else
             snprintf(L->text, sizeof L->text, "#%d", it->track_id);
-        double fs = EMO_CLAMP(side * 0.11, 11.0, 30.0) * sc;
-        fs = fmin(fs, fmax(6.0, H / 6));
+        double fs = text_size(fmin(EMO_CLAMP(side * 0.11, 11.0, 30.0) * sc, fmax(6.0, H / 6)));
         L->label_fs = fs;
         L->text_w = text_width(d->cr, d->bold, fs, L->text);
         double lw = L->text_w + fs * 1.0, lh = fs * 1.6;
@@ -666,10 +681,10 @@ static void layout_item(emo_drawer *d, const emo_image *img, const emo_draw_item
         }
     }
     if ((flags & EMO_DRAW_CHART) && it->probs) {
-        double fs = EMO_CLAMP(side * 0.085, 10.0, 22.0) * sc;
+        double fs = text_size(EMO_CLAMP(side * 0.085, 10.0, 22.0) * sc);
         chart_geom g = chart_size(d, fs);
         if (g.w > W || g.h > H) { /* shrink to fit the image, within reason */
-            fs *= fmin(W / g.w, H / g.h);
+            fs = floor(fs * fmin(W / g.w, H / g.h) * 2) / 2; /* a half-pixel step that fits */
             g = chart_size(d, fs);
         }
         if (fs >= 6.0 && g.w <= W && g.h <= H) {
@@ -682,19 +697,19 @@ static void layout_item(emo_drawer *d, const emo_image *img, const emo_draw_item
 }
 
 /* Where emo_draw_fps puts its panel ("999.9 fps" wide), so charts avoid it. */
-static double fps_font(const emo_drawer *d, double H) { return EMO_CLAMP(H / 28.0, 11.0, 28.0) * d->text_scale; }
+static double fps_font(const emo_drawer *d, double H) { return text_size(EMO_CLAMP(H / 28.0, 11.0, 28.0) * d->text_scale); }
 static rectf fps_rect(const emo_drawer *d, double W, double H) {
     double fs = fps_font(d, H);
     return (rectf){0, 0, fs * 0.5 + d->pct_w100 * fs / 100 * 2.4 + fs * 1.2, fs * 0.5 + fs * 1.8};
 }
 
-/* Picks the chart position: candidates beside, below and above the face,
- * each moved inside the image, scored by how much they cover faces, labels,
- * emoji and charts already placed, then by distance from the face. */
-static void place_chart(emo_drawer *d, item_layout *all, int n, int idx, double W, double H) {
+/* The best position for a cw x ch chart; *own = how much of its own face,
+ * label and emoji it covers there. */
+static rectf best_spot(emo_drawer *d, item_layout *all, int n, int idx, double cw, double ch, double fs, double W,
+                       double H, double *own) {
     item_layout *L = &all[idx];
-    rectf b = L->box;
-    double cw = L->chart.w, ch = L->chart.h, gap = fmax(6.0, L->cg.fs * 0.6);
+    rectf b = L->box, best_r = {0, 0, cw, ch};
+    double gap = fmax(6.0, fs * 0.6);
     double emoji_bottom = L->has_emoji ? L->emoji.y + L->emoji.h + gap : b.y;
     double label_bottom = L->has_label ? L->label.y + L->label.h + gap : b.y + b.h + gap;
     rectf cand[] = {
@@ -712,14 +727,15 @@ static void place_chart(emo_drawer *d, item_layout *all, int n, int idx, double 
     int nc = (int)(sizeof cand / sizeof cand[0]);
     rectf fps_zone = fps_rect(d, W, H);
     double best = INFINITY;
+    *own = 0;
     for (int c = 0; c < nc; c++) {
         rectf r = clamp_into(cand[c], W, H);
         double cost = 0;
         for (int j = 0; j < n; j++) {
             item_layout *o = &all[j];
             cost += inter_area(r, o->box) * (j == idx ? 4.0 : 2.0);
-            if (o->has_label) cost += inter_area(r, o->label) * 3.0;
-            if (o->has_emoji) cost += inter_area(r, o->emoji) * 3.0;
+            if (o->has_label) cost += inter_area(r, o->label) * 6.0;
+            if (o->has_emoji) cost += inter_area(r, o->emoji) * 6.0;
             if (j < idx && o->has_chart) cost += inter_area(r, o->chart) * 3.0;
         }
         cost += inter_area(r, fps_zone) * 1.0;
@@ -727,9 +743,39 @@ static void place_chart(emo_drawer *d, item_layout *all, int n, int idx, double 
         cost += (dx * dx + dy * dy) * 0.05 + c * 0.5; /* prefer unmoved, earlier candidates */
         if (cost < best) {
             best = cost;
-            L->chart = r;
+            best_r = r;
+            *own = inter_area(r, b) + (L->has_label ? inter_area(r, L->label) : 0) +
+                   (L->has_emoji ? inter_area(r, L->emoji) : 0);
         }
     }
+    return best_r;
+}
+
+/* Places the chart: candidates beside, below and above the face, each moved
+ * inside the image, scored by how much they cover faces, labels, emoji and
+ * charts already placed, then by distance from the face. Where the chart
+ * would cover its own face, shorter bars and smaller text (down to 8 px) are
+ * tried; failing all, the least covering one is kept. */
+static void place_chart(emo_drawer *d, item_layout *all, int n, int idx, double W, double H) {
+    item_layout *L = &all[idx];
+    double own = 0, least = INFINITY, fs0 = L->cg.fs;
+    chart_geom best_g = L->cg;
+    rectf best_r = L->chart;
+    for (double f = fs0; f >= fmin(fs0, 8.0) && least > 0; f -= 1.0) {
+        for (int k = 0; k < 2 && least > 0; k++) {
+            double fs = text_size(f);
+            chart_geom g = chart_size_bars(d, fs, k == 0 ? 6.5 : 3.5);
+            if (g.w > W || g.h > H) continue;
+            rectf r = best_spot(d, all, n, idx, g.w, g.h, fs, W, H, &own);
+            if (own < least * 0.999) {
+                least = own;
+                best_r = r;
+                best_g = g;
+            }
+        }
+    }
+    L->cg = best_g;
+    L->chart = best_r;
     L->chart.x = floor(L->chart.x);
     L->chart.y = floor(L->chart.y);
 }
