@@ -1,0 +1,990 @@
+/* detect.c — multi-scale cascade detection, reproducing OpenCV 4.6's
+ * CascadeClassifier::detectMultiScale (CPU path) bit for bit:
+ *
+ *   scales     factor = 1, s, s^2, ... while the window fits; kept when the
+ *              window (cvRound(win * (float)factor)) is within [min, max]
+ *   per scale  the image resized to cvRound(W / scale) x cvRound(H / scale)
+ *              with INTER_LINEAR_EXACT (8-bit fixed point), then its integral
+ *              images: sum, squared sum (uint32, wrapping as OpenCV's int32),
+ *              and the 45-degree tilted sum when the cascade needs it
+ *   windows    every `step` pixels (step 2 below scale 2, else 1); Haar
+ *              windows are normalised by 1 / (area * stddev) and windows with
+ *              stddev <= 10 are rejected; a window that fails the first stage
+ *              makes the scan skip the next one (OpenCV's x += step)
+ *   stages     weak-tree sums accumulated in double from float leaves,
+ *              features in float without fused multiply-add
+ *   grouping   groupRectangles(minNeighbors, eps 0.2), then clipped
+ *
+ * Speed: the integral images of a batch of scales are built in parallel,
+ * then rows of windows are scanned in parallel (OpenMP). Each row is
+ * evaluated 16 windows at a time with AVX-512 (feature sums of 16 windows
+ * from two loads and one permute); the plain C evaluator stays next to it
+ * and a test keeps the two equal. All buffers live in the detector and only
+ * grow. */
+#pragma GCC optimize("fp-contract=off")
+
+#include "detect.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#include <immintrin.h>
+#define EMO_DETECT_AVX512 1
+#endif
+
+/* Haar stump compiled for the current integral stride. */
+typedef struct haar_stump {
+    int32_t ofs[3][4]; /* corner offsets from the window's top-left sum */
+    float w[3];
+    int nrects;
+    float thr, left, right;
+} haar_stump;
+
+/* A feature node of a small tree (Haar) for the vector path. */
+typedef struct lbp_stump {
+    int32_t ofs[16];
+    uint32_t subset[8];
+    float left, right;
+} lbp_stump;
+
+typedef struct scale_info {
+    float scale;
+    int sw, sh;   /* resized image */
+    int nx, ny;   /* window origins x in [0, nx), y in [0, ny) */
+    int step;     /* 2 below scale 2, else 1 */
+    int ww, wh;   /* window size in image pixels */
+    size_t base;  /* index of this scale's integral (0, 0) in the buffers */
+} scale_info;
+
+typedef struct task {
+    int scale, y0, y1;
+} task;
+
+typedef struct thread_buf {
+    void *resize;   /* resize scratch */
+    size_t resize_cap;
+    uint8_t *row;
+    int64_t *tu, *tv; /* tilted-integral accumulators, W + H + 2 each */
+    size_t row_cap, t_cap;
+    emo_rect *cand;
+    int ncand, cand_cap;
+    int failed;
+} thread_buf;
+
+struct emo_detector {
+    emo_cascade c;
+    char name[1024];
+    int force_scalar;
+    /* compiled for `stride` */
+    int stride;
+    int32_t nofs[4];
+    double area;                /* normalisation rect area, (w - 2) * (h - 2) */
+    int32_t (*fofs)[16];        /* per feature: corner offsets (Haar 12 used) */
+    haar_stump *hs;             /* one per tree when every tree is a stump */
+    lbp_stump *ls;
+    size_t toff;                /* tilted integral, from the sum buffer */
+    /* per image */
+    int32_t *ii;   /* sum (and tilted after toff) */
+    uint32_t *sq;
+    size_t ii_cap, sq_cap;
+    scale_info *scales;
+    int nscales, scales_cap;
+    task *tasks;
+    int ntasks, tasks_cap;
+    thread_buf *tb;
+    int ntb;
+    emo_rect *cand;
+    int ncand, cand_cap;
+    int *scratch;
+    int scratch_cap;
+};
+
+/* ---- parameters, open, close -------------------------------------------- */
+
+emo_detect_params emo_detect_params_default(void) {
+    emo_detect_params p = {1.1, 3, 30, 0, 0, {0, 0, 0, 0}};
+    return p;
+}
+
+static const struct {
+    const char *name, *file;
+} short_names[] = {
+    {"haar", "haarcascades/haarcascade_frontalface_default.xml"},
+    {"haar-default", "haarcascades/haarcascade_frontalface_default.xml"},
+    {"haar-alt", "haarcascades/haarcascade_frontalface_alt.xml"},
+    {"haar-alt2", "haarcascades/haarcascade_frontalface_alt2.xml"},
+    {"haar-tree", "haarcascades/haarcascade_frontalface_alt_tree.xml"},
+    {"haar-alt-tree", "haarcascades/haarcascade_frontalface_alt_tree.xml"},
+    {"lbp", "lbpcascades/lbpcascade_frontalface_improved.xml"},
+    {"lbp-improved", "lbpcascades/lbpcascade_frontalface_improved.xml"},
+    {"lbp-old", "lbpcascades/lbpcascade_frontalface.xml"},
+};
+
+static bool file_exists(const char *p) {
+    FILE *f = fopen(p, "rb");
+    if (f) fclose(f);
+    return f != NULL;
+}
+
+/* Resolves a short name to a path in buf; false if nothing matches. */
+static bool resolve_name(const char *name, char *buf, size_t cap) {
+    const char *dir = getenv("EMO_CASCADE_DIR");
+    if (!dir || !*dir) dir = "/usr/share/opencv4";
+    for (size_t i = 0; i < sizeof short_names / sizeof short_names[0]; i++)
+        if (strcmp(name, short_names[i].name) == 0) {
+            snprintf(buf, cap, "%s/%s", dir, short_names[i].file);
+            return true;
+        }
+    const char *pat[] = {"%s/haarcascades/haarcascade_%s.xml", "%s/lbpcascades/lbpcascade_%s.xml",
+                         "%s/haarcascades/%s.xml", "%s/lbpcascades/%s.xml", "%s/haarcascades/%s",
+                         "%s/lbpcascades/%s"};
+    for (size_t i = 0; i < sizeof pat / sizeof pat[0]; i++) {
+        snprintf(buf, cap, pat[i], dir, name);
+        if (file_exists(buf)) return true;
+    }
+    return false;
+}
+
+int emo_detector_open(emo_detector **out, const char *cascade) {
+    if (!out) return emo_fail(EMO_EINVAL, "emo_detector_open: no output pointer");
+    *out = NULL;
+    if (!cascade || !*cascade) cascade = EMO_DETECT_DEFAULT_CASCADE;
+    char path[1024];
+    if (strchr(cascade, '/') || file_exists(cascade)) {
+        snprintf(path, sizeof path, "%s", cascade);
+    } else if (!resolve_name(cascade, path, sizeof path)) {
+        return emo_fail(EMO_ENOTFOUND,
+                        "cascade '%s': not a file and not a known name (haar, haar-alt, haar-alt2, haar-tree, lbp, "
+                        "lbp-old, or NAME for haarcascade_NAME.xml / lbpcascade_NAME.xml)",
+                        cascade);
+    }
+    emo_detector *d = calloc(1, sizeof *d);
+    if (!d) return emo_fail(EMO_ENOMEM, "%s: out of memory", path);
+    int s = emo_cascade_load(&d->c, path);
+    if (s) {
+        free(d);
+        return s;
+    }
+    snprintf(d->name, sizeof d->name, "%s", path);
+    const emo_cascade *c = &d->c;
+    d->area = (double)(c->win_w - 2) * (c->win_h - 2);
+    d->fofs = calloc((size_t)c->nfeatures, sizeof *d->fofs);
+    if (c->max_nodes == 1) {
+        if (c->feature_type == EMO_FEATURE_HAAR) d->hs = calloc((size_t)c->ntrees, sizeof *d->hs);
+        else d->ls = calloc((size_t)c->ntrees, sizeof *d->ls);
+    }
+    if (!d->fofs || (c->max_nodes == 1 && !d->hs && !d->ls)) {
+        emo_detector_close(d);
+        return emo_fail(EMO_ENOMEM, "%s: out of memory", path);
+    }
+    *out = d;
+    return EMO_OK;
+}
+
+void emo_detector_close(emo_detector *d) {
+    if (!d) return;
+    emo_cascade_free(&d->c);
+    free(d->fofs);
+    free(d->hs);
+    free(d->ls);
+    free(d->ii);
+    free(d->sq);
+    free(d->scales);
+    free(d->tasks);
+    for (int i = 0; i < d->ntb; i++) {
+        free(d->tb[i].resize);
+        free(d->tb[i].row);
+        free(d->tb[i].tu);
+        free(d->tb[i].tv);
+        free(d->tb[i].cand);
+    }
+    free(d->tb);
+    free(d->cand);
+    free(d->scratch);
+    free(d);
+}
+
+void emo_detector_window(const emo_detector *d, int *w, int *h) {
+    if (w) *w = d ? d->c.win_w : 0;
+    if (h) *h = d ? d->c.win_h : 0;
+}
+
+void emo_detector_force_scalar(emo_detector *d, int on) {
+    if (d) d->force_scalar = on;
+}
+
+int emo_detector_candidates(const emo_detector *d) { return d ? d->ncand : 0; }
+
+/* Offsets of every feature for integral rows `stride` ints apart. */
+static void compile(emo_detector *d, int stride) {
+    const emo_cascade *c = &d->c;
+    d->stride = stride;
+    int nw = c->win_w - 2, nh = c->win_h - 2;
+    d->nofs[0] = 1 * stride + 1;
+    d->nofs[1] = 1 * stride + 1 + nw;
+    d->nofs[2] = (1 + nh) * stride + 1;
+    d->nofs[3] = (1 + nh) * stride + 1 + nw;
+    for (int f = 0; f < c->nfeatures; f++) {
+        int32_t *o = d->fofs[f];
+        memset(o, 0, sizeof d->fofs[f]);
+        if (c->feature_type == EMO_FEATURE_HAAR) {
+            const emo_haar_feature *h = &c->haar[f];
+            for (int r = 0; r < h->nrects; r++) {
+                int x = h->x[r], y = h->y[r], w = h->w[r], hh = h->h[r];
+                int32_t *q = o + 4 * r;
+                if (h->tilted) {
+                    int32_t t = (int32_t)d->toff;
+                    q[0] = t + x + stride * y;
+                    q[1] = t + x - hh + stride * (y + hh);
+                    q[2] = t + x + w + stride * (y + w);
+                    q[3] = t + x + w - hh + stride * (y + w + hh);
+                } else {
+                    q[0] = x + stride * y;
+                    q[1] = x + w + stride * y;
+                    q[2] = x + stride * (y + hh);
+                    q[3] = x + w + stride * (y + hh);
+                }
+            }
+        } else {
+            const emo_lbp_feature *l = &c->lbp[f];
+            for (int gy = 0; gy < 4; gy++)
+                for (int gx = 0; gx < 4; gx++) o[gy * 4 + gx] = (l->y + gy * l->h) * stride + l->x + gx * l->w;
+        }
+    }
+    if (d->hs)
+        for (int t = 0; t < c->ntrees; t++) {
+            const emo_cascade_node *n = &c->nodes[c->trees[t].first_node];
+            const emo_haar_feature *h = &c->haar[n->feature];
+            haar_stump *s = &d->hs[t];
+            memcpy(s->ofs, d->fofs[n->feature], sizeof s->ofs);
+            for (int r = 0; r < 3; r++) s->w[r] = r < h->nrects ? h->weight[r] : 0.f;
+            s->nrects = h->nrects > 2 && h->weight[2] != 0.f ? 3 : 2;
+            s->thr = n->threshold;
+            /* OpenCV's stumps take leaf 0 on the left, leaf 1 on the right,
+             * whatever the node's child indices say. */
+            const float *lv = c->leaves + c->trees[t].first_leaf;
+            s->left = lv[0];
+            s->right = lv[1];
+        }
+    if (d->ls)
+        for (int t = 0; t < c->ntrees; t++) {
+            int ni = c->trees[t].first_node;
+            const emo_cascade_node *n = &c->nodes[ni];
+            lbp_stump *s = &d->ls[t];
+            memcpy(s->ofs, d->fofs[n->feature], sizeof s->ofs);
+            memcpy(s->subset, c->subsets + (size_t)ni * 8, sizeof s->subset);
+            const float *lv = c->leaves + c->trees[t].first_leaf;
+            s->left = lv[0];
+            s->right = lv[1];
+        }
+}
+
+/* ---- bit-exact resize (OpenCV INTER_LINEAR_EXACT, 8-bit, 1 channel) ------ */
+
+/* Source tap and 8-bit weights for output coordinate i: OpenCV computes
+ * f = (1 / (dst / src)) * (i + 0.5) - 0.5 in double, weight1 =
+ * round(frac(f) * 256), weight0 = 256 - weight1; coordinates left of 0 or
+ * right of the last pair take the edge pixel. */
+static void exact_taps(int src, int dst, int i, int *o, uint32_t *w0, uint32_t *w1) {
+    double scale = 1.0 / ((double)dst / src);
+    double f = scale * ((double)i + 0.5) - 0.5;
+    int fi = (int)floor(f);
+    if (fi >= 0 && src > 1) {
+        if (fi < src - 1) {
+            *o = fi;
+            *w1 = (uint32_t)lrint((f - fi) * 256.0);
+            *w0 = 256 - *w1;
+        } else {
+            *o = src - 2;
+            *w0 = 0;
+            *w1 = 256;
+        }
+    } else {
+        *o = 0;
+        *w0 = 256;
+        *w1 = 0;
+    }
+}
+
+typedef struct resizer {
+    const uint8_t *src;
+    int sw, sh, sstride, dw, dh;
+    int32_t *xo;
+    uint16_t *xw; /* 2 per output column */
+    uint16_t *line[2];
+    int row[2]; /* source row held in line[i], -1 none */
+} resizer;
+
+#define RESIZE_SCRATCH(dw) ((size_t)(dw) * 12 + 64)
+
+static void resizer_init(resizer *r, const uint8_t *src, int sw, int sh, int sstride, int dw, int dh, void *scratch) {
+    r->src = src;
+    r->sw = sw;
+    r->sh = sh;
+    r->sstride = sstride;
+    r->dw = dw;
+    r->dh = dh;
+    r->xo = scratch;
+    r->xw = (uint16_t *)(r->xo + dw);
+    r->line[0] = r->xw + 2 * dw;
+    r->line[1] = r->line[0] + dw;
+    r->row[0] = r->row[1] = -1;
+    for (int x = 0; x < dw; x++) {
+        uint32_t w0, w1;
+        exact_taps(sw, dw, x, &r->xo[x], &w0, &w1);
+        if (sw == 1) r->xo[x] = 0;
+        r->xw[2 * x] = (uint16_t)w0;
+        r->xw[2 * x + 1] = (uint16_t)w1;
+    }
+}
+
+/* Horizontal pass of source row y, 8 fractional bits. */
+static const uint16_t *resizer_line(resizer *r, int y) {
+    if (r->row[0] == y) return r->line[0];
+    if (r->row[1] == y) return r->line[1];
+    int k = r->row[0] == y - 1 ? 1 : 0; /* keep the row just above */
+    uint16_t *out = r->line[k];
+    const uint8_t *s = r->src + (size_t)y * r->sstride;
+    const int32_t *xo = r->xo;
+    const uint16_t *xw = r->xw;
+    if (r->sw == 1)
+        for (int x = 0; x < r->dw; x++) out[x] = (uint16_t)(s[0] << 8);
+    else
+        for (int x = 0; x < r->dw; x++) out[x] = (uint16_t)(xw[2 * x] * s[xo[x]] + xw[2 * x + 1] * s[xo[x] + 1]);
+    r->row[k] = y;
+    return out;
+}
+
+static void resizer_row(resizer *r, int y, uint8_t *out) {
+    int o;
+    uint32_t w0, w1;
+    exact_taps(r->sh, r->dh, y, &o, &w0, &w1);
+    if (r->sh == 1) o = 0;
+    const uint16_t *a = resizer_line(r, o);
+    const uint16_t *b = r->sh == 1 ? a : resizer_line(r, o + 1);
+    a = resizer_line(r, o); /* may have been evicted by b's fetch: refetch */
+    for (int x = 0; x < r->dw; x++) out[x] = (uint8_t)((w0 * a[x] + w1 * b[x] + 32768u) >> 16);
+}
+
+void emo_resize_linear_exact(const uint8_t *src, int sw, int sh, int sstride, uint8_t *dst, int dw, int dh,
+                             int dstride, void *scratch) {
+    if (dw == sw && dh == sh) { /* cv::resize copies when sizes match */
+        for (int y = 0; y < dh; y++) memcpy(dst + (size_t)y * dstride, src + (size_t)y * sstride, (size_t)dw);
+        return;
+    }
+    resizer r;
+    resizer_init(&r, src, sw, sh, sstride, dw, dh, scratch);
+    for (int y = 0; y < dh; y++) resizer_row(&r, y, dst + (size_t)y * dstride);
+}
+
+/* ---- integral images ----------------------------------------------------- */
+
+/* Resizes the (view of the) image to scale s and writes its integrals at
+ * s->base: sum and squared sum ((sw + 1) x (sh + 1)), tilted when needed. */
+static void build_scale(const emo_detector *d, const emo_image *img, const scale_info *s, thread_buf *t) {
+    int W = s->sw, H = s->sh, stride = d->stride;
+    int32_t *sum = d->ii + s->base;
+    uint32_t *sq = d->sq + s->base;
+    int32_t *tl = d->c.has_tilted ? d->ii + d->toff + s->base : NULL;
+    memset(sum, 0, (size_t)(W + 1) * sizeof *sum);
+    memset(sq, 0, (size_t)(W + 1) * sizeof *sq);
+    if (tl) memset(tl, 0, (size_t)(W + 1) * sizeof *tl);
+    bool same = W == img->width && H == img->height;
+    resizer r;
+    if (!same) resizer_init(&r, img->data, img->width, img->height, img->stride, W, H, t->resize);
+    uint8_t *row = t->row;
+    int64_t *tu = t->tu, *tv = t->tv + H; /* tv indexed -H..W */
+    if (tl) {
+        memset(t->tu, 0, (size_t)(W + H + 2) * sizeof *t->tu);
+        memset(t->tv, 0, (size_t)(W + H + 2) * sizeof *t->tv);
+    }
+    for (int y = 0; y < H; y++) {
+        const uint8_t *px = row;
+        if (same) px = img->data + (size_t)y * img->stride;
+        else resizer_row(&r, y, row);
+        const int32_t *sp = sum + (size_t)y * stride;
+        int32_t *sn = sum + (size_t)(y + 1) * stride;
+        const uint32_t *qp = sq + (size_t)y * stride;
+        uint32_t *qn = sq + (size_t)(y + 1) * stride;
+        int32_t rs = 0;
+        uint32_t rq = 0;
+        sn[0] = 0;
+        qn[0] = 0;
+        for (int x = 0; x < W; x++) {
+            uint32_t v = px[x];
+            rs += (int32_t)v;
+            rq += v * v;
+            sn[x + 1] = sp[x + 1] + rs;
+            qn[x + 1] = qp[x + 1] + rq;
+        }
+        if (tl) {
+            /* tilted(X, Y) = sum over y' < Y of row y' between
+             * X-1-(Y-1-y') and X-1+(Y-1-y'): with P(y', k) the prefix of row
+             * y' up to k (clamped to 0..W), tilted(X, Y) = U[X+Y-1] -
+             * V[X-Y], U[s] = sum P(y', s - y'), V[t] = sum P(y', t + y'). */
+            const int32_t *P = sn; /* sn[k] - sp[k] is row y's prefix up to k */
+            int Y = y + 1;
+            for (int s2 = 0; s2 <= W + H; s2++) {
+                int k = EMO_CLAMP(s2 - y, 0, W);
+                tu[s2] += (int64_t)(P[k] - sp[k]);
+            }
+            for (int t2 = -H; t2 <= W; t2++) {
+                int k = EMO_CLAMP(t2 + y, 0, W);
+                tv[t2] += (int64_t)(P[k] - sp[k]);
+            }
+            int32_t *tn = tl + (size_t)Y * stride;
+            for (int X = 0; X <= W; X++) tn[X] = (int32_t)(tu[X + Y - 1] - tv[X - Y]);
+        }
+    }
+}
+
+/* ---- window evaluation: plain C (the reference) -------------------------- */
+
+/* OpenCV's runAt: 1 = all stages passed, 0 = failed stage 0 (the scan then
+ * skips the next window), < 0 = rejected later or by the variance test. */
+static int eval_window(const emo_detector *d, const int32_t *p, const uint32_t *q) {
+    const emo_cascade *c = &d->c;
+    float vnf = 1.f;
+    if (c->feature_type == EMO_FEATURE_HAAR) {
+        const int32_t *n = d->nofs;
+        int vs = p[n[0]] - p[n[1]] - p[n[2]] + p[n[3]];
+        uint32_t vq = q[n[0]] - q[n[1]] - q[n[2]] + q[n[3]];
+        double nf = d->area * vq - (double)vs * vs;
+        if (!(nf > 0.)) return -1;
+        nf = sqrt(nf);
+        vnf = (float)(1. / nf);
+        if (!(d->area * vnf < 1e-1)) return -1;
+    }
+    int tree = 0;
+    for (int si = 0; si < c->nstages; si++) {
+        const emo_cascade_stage *st = &c->stages[si];
+        double sum = 0;
+        for (int k = 0; k < st->ntrees; k++, tree++) {
+            const emo_cascade_tree *tr = &c->trees[tree];
+            const emo_cascade_node *nodes = c->nodes + tr->first_node;
+            int idx = 0;
+            do {
+                const emo_cascade_node *nd = &nodes[idx];
+                bool left;
+                const int32_t *o = d->fofs[nd->feature];
+                if (c->feature_type == EMO_FEATURE_HAAR) {
+                    const emo_haar_feature *h = &c->haar[nd->feature];
+                    float ret = h->weight[0] * (float)(p[o[0]] - p[o[1]] - p[o[2]] + p[o[3]]) +
+                                h->weight[1] * (float)(p[o[4]] - p[o[5]] - p[o[6]] + p[o[7]]);
+                    if (h->nrects > 2 && h->weight[2] != 0.0f)
+                        ret += h->weight[2] * (float)(p[o[8]] - p[o[9]] - p[o[10]] + p[o[11]]);
+                    double val = ret * vnf;
+                    left = val < nd->threshold;
+                } else {
+#define BS(a, b, e, f) (p[o[a]] - p[o[b]] - p[o[e]] + p[o[f]])
+                    int cv = BS(5, 6, 9, 10);
+                    int code = (BS(0, 1, 4, 5) >= cv ? 128 : 0) | (BS(1, 2, 5, 6) >= cv ? 64 : 0) |
+                               (BS(2, 3, 6, 7) >= cv ? 32 : 0) | (BS(6, 7, 10, 11) >= cv ? 16 : 0) |
+                               (BS(10, 11, 14, 15) >= cv ? 8 : 0) | (BS(9, 10, 13, 14) >= cv ? 4 : 0) |
+                               (BS(8, 9, 12, 13) >= cv ? 2 : 0) | (BS(4, 5, 8, 9) >= cv ? 1 : 0);
+#undef BS
+                    const uint32_t *sub = c->subsets + (size_t)(tr->first_node + idx) * 8;
+                    left = (sub[code >> 5] & (1u << (code & 31))) != 0;
+                }
+                if (c->max_nodes == 1) idx = left ? 0 : -1; /* OpenCV's stumps: leaves 0 and 1 */
+                else idx = left ? nd->left : nd->right;
+            } while (idx > 0);
+            sum += c->leaves[tr->first_leaf - idx];
+        }
+        if (sum < st->threshold) return -si;
+    }
+    return 1;
+}
+
+static bool push_cand(thread_buf *t, const scale_info *s, int x, int y) {
+    if (t->ncand == t->cand_cap) {
+        int cap = t->cand_cap ? t->cand_cap * 2 : 256;
+        emo_rect *r = realloc(t->cand, (size_t)cap * sizeof *r);
+        if (!r) {
+            t->failed = 1;
+            return false;
+        }
+        t->cand = r;
+        t->cand_cap = cap;
+    }
+    emo_rect *r = &t->cand[t->ncand++];
+    r->x = (int)lrintf((float)x * s->scale);
+    r->y = (int)lrintf((float)y * s->scale);
+    r->w = s->ww;
+    r->h = s->wh;
+    return true;
+}
+
+static void scan_row_scalar(const emo_detector *d, const scale_info *s, int y, thread_buf *t) {
+    const int32_t *p = d->ii + s->base + (size_t)y * d->stride;
+    const uint32_t *q = d->sq + s->base + (size_t)y * d->stride;
+    for (int x = 0; x < s->nx; x += s->step) {
+        int r = eval_window(d, p + x, q + x);
+        if (r > 0) push_cand(t, s, x, y);
+        if (r == 0) x += s->step;
+    }
+}
+
+/* ---- window evaluation: AVX-512, 16 windows side by side ----------------- */
+
+#ifdef EMO_DETECT_AVX512
+/* Values at offset o for the 16 windows starting at p, `step` apart. */
+static inline __m512i ld16(const int32_t *p, int32_t o, int step, __m512i even) {
+    if (step == 1) return _mm512_loadu_si512((const void *)(p + o));
+    __m512i a = _mm512_loadu_si512((const void *)(p + o)), b = _mm512_loadu_si512((const void *)(p + o + 16));
+    return _mm512_permutex2var_epi32(a, even, b);
+}
+
+/* Rect sum p[o0] - p[o1] - p[o2] + p[o3] for 16 windows (one permute). */
+static inline __m512i rect16(const int32_t *p, const int32_t *o, int step, __m512i even) {
+    if (step == 1) {
+        __m512i a = _mm512_loadu_si512((const void *)(p + o[0])), b = _mm512_loadu_si512((const void *)(p + o[1]));
+        __m512i c = _mm512_loadu_si512((const void *)(p + o[2])), e = _mm512_loadu_si512((const void *)(p + o[3]));
+        return _mm512_add_epi32(_mm512_sub_epi32(_mm512_sub_epi32(a, b), c), e);
+    }
+    __m512i lo = _mm512_add_epi32(
+        _mm512_sub_epi32(_mm512_sub_epi32(_mm512_loadu_si512((const void *)(p + o[0])),
+                                          _mm512_loadu_si512((const void *)(p + o[1]))),
+                         _mm512_loadu_si512((const void *)(p + o[2]))),
+        _mm512_loadu_si512((const void *)(p + o[3])));
+    __m512i hi = _mm512_add_epi32(
+        _mm512_sub_epi32(_mm512_sub_epi32(_mm512_loadu_si512((const void *)(p + o[0] + 16)),
+                                          _mm512_loadu_si512((const void *)(p + o[1] + 16))),
+                         _mm512_loadu_si512((const void *)(p + o[2] + 16))),
+        _mm512_loadu_si512((const void *)(p + o[3] + 16)));
+    return _mm512_permutex2var_epi32(lo, even, hi);
+}
+
+static inline __m512 haar16(const emo_detector *d, const int32_t *p, int f, int step, __m512i even, __m512 vnf) {
+    const emo_haar_feature *h = &d->c.haar[f];
+    const int32_t *o = d->fofs[f];
+    __m512 r = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(h->weight[0]), _mm512_cvtepi32_ps(rect16(p, o, step, even))),
+                             _mm512_mul_ps(_mm512_set1_ps(h->weight[1]),
+                                           _mm512_cvtepi32_ps(rect16(p, o + 4, step, even))));
+    if (h->nrects > 2 && h->weight[2] != 0.0f)
+        r = _mm512_add_ps(r, _mm512_mul_ps(_mm512_set1_ps(h->weight[2]),
+                                           _mm512_cvtepi32_ps(rect16(p, o + 8, step, even))));
+    return _mm512_mul_ps(r, vnf);
+}
+
+static inline void acc16(__m512d *a0, __m512d *a1, __m512 v) {
+    *a0 = _mm512_add_pd(*a0, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+    *a1 = _mm512_add_pd(*a1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+}
+
+static inline __mmask16 lt16(__m512d a0, __m512d a1, double thr) {
+    __m512d t = _mm512_set1_pd(thr);
+    return (__mmask16)(_mm512_cmp_pd_mask(a0, t, _CMP_LT_OQ) | (_mm512_cmp_pd_mask(a1, t, _CMP_LT_OQ) << 8));
+}
+
+static inline __m512i lbp16(const int32_t *p, const int32_t *o, int step, __m512i even) {
+    __m512i v[16];
+    for (int i = 0; i < 16; i++) v[i] = ld16(p, o[i], step, even);
+#define BS(a, b, e, f) _mm512_add_epi32(_mm512_sub_epi32(_mm512_sub_epi32(v[a], v[b]), v[e]), v[f])
+    __m512i cv = BS(5, 6, 9, 10), code = _mm512_setzero_si512();
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(0, 1, 4, 5), cv), code, _mm512_set1_epi32(128));
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(1, 2, 5, 6), cv), code, _mm512_set1_epi32(64));
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(2, 3, 6, 7), cv), code, _mm512_set1_epi32(32));
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(6, 7, 10, 11), cv), code, _mm512_set1_epi32(16));
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(10, 11, 14, 15), cv), code, _mm512_set1_epi32(8));
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(9, 10, 13, 14), cv), code, _mm512_set1_epi32(4));
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(8, 9, 12, 13), cv), code, _mm512_set1_epi32(2));
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(4, 5, 8, 9), cv), code, _mm512_set1_epi32(1));
+#undef BS
+    return code;
+}
+
+/* Lanes whose LBP code is in the 256-bit subset. */
+static inline __mmask16 in_subset16(__m512i code, const uint32_t *subset) {
+    __m512i table = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)subset));
+    __m512i word = _mm512_permutexvar_epi32(_mm512_srli_epi32(code, 5), table);
+    __m512i bit = _mm512_srlv_epi32(word, _mm512_and_si512(code, _mm512_set1_epi32(31)));
+    return _mm512_test_epi32_mask(bit, _mm512_set1_epi32(1));
+}
+
+/* Evaluates 16 windows; returns the lanes that pass every stage and sets
+ * *fail0 to the (valid) lanes rejected by stage 0. */
+static __mmask16 eval16(const emo_detector *d, const int32_t *p, const uint32_t *q, int step, __mmask16 active,
+                        __mmask16 *fail0) {
+    const emo_cascade *c = &d->c;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    __m512 vnf = _mm512_set1_ps(1.f);
+    *fail0 = 0;
+    if (c->feature_type == EMO_FEATURE_HAAR) {
+        __m512i vs = rect16(p, d->nofs, step, even);
+        __m512i vq = rect16((const int32_t *)(const void *)q, d->nofs, step, even);
+        __m512d area = _mm512_set1_pd(d->area);
+        __m512d s0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(vs));
+        __m512d s1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(vs, 1));
+        __m512d q0 = _mm512_cvtepu32_pd(_mm512_castsi512_si256(vq));
+        __m512d q1 = _mm512_cvtepu32_pd(_mm512_extracti64x4_epi64(vq, 1));
+        __m512d n0 = _mm512_sub_pd(_mm512_mul_pd(area, q0), _mm512_mul_pd(s0, s0));
+        __m512d n1 = _mm512_sub_pd(_mm512_mul_pd(area, q1), _mm512_mul_pd(s1, s1));
+        __mmask8 pos0 = _mm512_cmp_pd_mask(n0, _mm512_setzero_pd(), _CMP_GT_OQ);
+        __mmask8 pos1 = _mm512_cmp_pd_mask(n1, _mm512_setzero_pd(), _CMP_GT_OQ);
+        __m512d one = _mm512_set1_pd(1.0);
+        __m256 f0 = _mm512_cvtpd_ps(_mm512_div_pd(one, _mm512_sqrt_pd(n0)));
+        __m256 f1 = _mm512_cvtpd_ps(_mm512_div_pd(one, _mm512_sqrt_pd(n1)));
+        __m512d tenth = _mm512_set1_pd(1e-1);
+        pos0 &= _mm512_cmp_pd_mask(_mm512_mul_pd(area, _mm512_cvtps_pd(f0)), tenth, _CMP_LT_OQ);
+        pos1 &= _mm512_cmp_pd_mask(_mm512_mul_pd(area, _mm512_cvtps_pd(f1)), tenth, _CMP_LT_OQ);
+        active &= (__mmask16)(pos0 | (pos1 << 8));
+        vnf = _mm512_insertf32x8(_mm512_castps256_ps512(f0), f1, 1);
+    }
+    int tree = 0;
+    for (int si = 0; si < c->nstages && active; si++) {
+        const emo_cascade_stage *st = &c->stages[si];
+        __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
+        if (d->hs) {
+            for (int k = 0; k < st->ntrees; k++) {
+                const haar_stump *hs = &d->hs[tree + k];
+                const int32_t *o = hs->ofs[0];
+                __m512 r = _mm512_add_ps(
+                    _mm512_mul_ps(_mm512_set1_ps(hs->w[0]), _mm512_cvtepi32_ps(rect16(p, o, step, even))),
+                    _mm512_mul_ps(_mm512_set1_ps(hs->w[1]), _mm512_cvtepi32_ps(rect16(p, o + 4, step, even))));
+                if (hs->nrects > 2)
+                    r = _mm512_add_ps(r, _mm512_mul_ps(_mm512_set1_ps(hs->w[2]),
+                                                       _mm512_cvtepi32_ps(rect16(p, o + 8, step, even))));
+                r = _mm512_mul_ps(r, vnf);
+                __mmask16 m = _mm512_cmp_ps_mask(r, _mm512_set1_ps(hs->thr), _CMP_LT_OQ);
+                acc16(&a0, &a1, _mm512_mask_blend_ps(m, _mm512_set1_ps(hs->right), _mm512_set1_ps(hs->left)));
+            }
+        } else if (d->ls) {
+            for (int k = 0; k < st->ntrees; k++) {
+                const lbp_stump *ls = &d->ls[tree + k];
+                __mmask16 m = in_subset16(lbp16(p, ls->ofs, step, even), ls->subset);
+                acc16(&a0, &a1, _mm512_mask_blend_ps(m, _mm512_set1_ps(ls->right), _mm512_set1_ps(ls->left)));
+            }
+        } else {
+            /* Small trees: every node's test for every lane, then one sweep
+             * in node order (children come after parents) finds the leaf. */
+            for (int k = 0; k < st->ntrees; k++) {
+                const emo_cascade_tree *tr = &c->trees[tree + k];
+                const emo_cascade_node *nodes = c->nodes + tr->first_node;
+                __m512i cur = _mm512_setzero_si512();
+                for (int ni = 0; ni < tr->nnodes; ni++) {
+                    const emo_cascade_node *nd = &nodes[ni];
+                    __mmask16 here = _mm512_cmpeq_epi32_mask(cur, _mm512_set1_epi32(ni));
+                    if (ni > 0 && !here) continue;
+                    __mmask16 m;
+                    if (c->feature_type == EMO_FEATURE_HAAR)
+                        m = _mm512_cmp_ps_mask(haar16(d, p, nd->feature, step, even, vnf),
+                                               _mm512_set1_ps(nd->threshold), _CMP_LT_OQ);
+                    else
+                        m = in_subset16(lbp16(p, d->fofs[nd->feature], step, even),
+                                        c->subsets + (size_t)(tr->first_node + ni) * 8);
+                    __m512i next = _mm512_mask_blend_epi32(m, _mm512_set1_epi32(nd->right), _mm512_set1_epi32(nd->left));
+                    cur = _mm512_mask_mov_epi32(cur, here, next);
+                }
+                /* cur = -leaf for every lane now */
+                __m512i leaf = _mm512_sub_epi32(_mm512_set1_epi32(tr->first_leaf), cur);
+                __m512 lv = _mm512_i32gather_ps(leaf, c->leaves, 4);
+                acc16(&a0, &a1, lv);
+            }
+        }
+        tree += st->ntrees;
+        __mmask16 fail = lt16(a0, a1, st->threshold) & active;
+        if (si == 0) *fail0 = fail;
+        active &= (__mmask16)~fail;
+    }
+    return active;
+}
+
+static void scan_row_simd(const emo_detector *d, const scale_info *s, int y, thread_buf *t) {
+    const int32_t *p = d->ii + s->base + (size_t)y * d->stride;
+    const uint32_t *q = d->sq + s->base + (size_t)y * d->stride;
+    int step = s->step, n = (s->nx + step - 1) / step; /* windows in this row */
+    int run = 0; /* length of the run of stage-0 failures just before, mod 2 */
+    for (int i0 = 0; i0 < n; i0 += 16) {
+        int lanes = EMO_MIN(16, n - i0);
+        __mmask16 inrange = (__mmask16)(lanes == 16 ? 0xFFFF : (1u << lanes) - 1);
+        __mmask16 f0;
+        int x0 = i0 * step;
+        __mmask16 pass = eval16(d, p + x0, q + x0, step, inrange, &f0);
+        /* OpenCV skips the window after one that fails stage 0: a window is
+         * skipped when the run of stage-0 failures right before it has odd
+         * length. Passing windows end runs; so do windows rejected later. */
+        for (unsigned m = pass; m; m &= m - 1) {
+            int lane = __builtin_ctz(m);
+            int r = 0;
+            for (int j = lane - 1; j >= 0 && (f0 >> j & 1); j--) r++;
+            if (r == lane) r += run;
+            if (!(r & 1)) push_cand(t, s, x0 + lane * step, y);
+        }
+        if (f0 == inrange && lanes == 16) run += 16;
+        else {
+            int r = 0;
+            for (int j = lanes - 1; j >= 0 && (f0 >> j & 1); j--) r++;
+            run = r == lanes ? run + r : r;
+        }
+    }
+}
+#endif
+
+/* ---- the search ---------------------------------------------------------- */
+
+static int grow_buf(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return EMO_OK;
+    size_t bytes;
+    if (!emo_mul_size(need, elem, &bytes)) return emo_fail(EMO_ELIMIT, "detector buffer size overflows");
+    void *q = realloc(*p, bytes);
+    if (!q) return emo_fail(EMO_ENOMEM, "detector: out of memory (%zu bytes)", bytes);
+    *p = q;
+    *cap = need;
+    return EMO_OK;
+}
+
+static int cmp_cand(const void *a, const void *b) {
+    const emo_rect *r = a, *s = b;
+    if (r->w != s->w) return r->w < s->w ? -1 : 1;
+    if (r->h != s->h) return r->h < s->h ? -1 : 1;
+    if (r->y != s->y) return r->y < s->y ? -1 : 1;
+    return r->x < s->x ? -1 : r->x > s->x;
+}
+
+static int cmp_out(const void *a, const void *b) {
+    const emo_rect *r = a, *s = b;
+    if (r->y != s->y) return r->y < s->y ? -1 : 1;
+    if (r->x != s->x) return r->x < s->x ? -1 : 1;
+    if (r->w != s->w) return r->w < s->w ? -1 : 1;
+    return r->h < s->h ? -1 : r->h > s->h;
+}
+
+/* The scales OpenCV would search (detectMultiScaleNoGrouping). */
+static int pick_scales(emo_detector *d, int W, int H, double sf, int minsz, int maxsz) {
+    const emo_cascade *c = &d->c;
+    float all[4096];
+    int nall = 0;
+    for (double f = 1;; f *= sf) {
+        int ww = (int)lrint(c->win_w * f), wh = (int)lrint(c->win_h * f);
+        if (ww > W || wh > H) break;
+        if (nall == (int)(sizeof all / sizeof all[0]))
+            return emo_fail(EMO_ELIMIT, "detect: scale_factor %g gives more than %d scales", sf, nall);
+        all[nall++] = (float)f;
+    }
+    int maxw = maxsz > 0 ? maxsz : W, maxh = maxsz > 0 ? maxsz : H;
+    size_t cap = (size_t)d->scales_cap;
+    int s = grow_buf((void **)&d->scales, &cap, (size_t)EMO_MAX(nall, 1), sizeof *d->scales);
+    if (s) return s;
+    d->scales_cap = (int)cap;
+    int n = 0;
+    float chosen[4096];
+    for (int i = 0; i < nall; i++) {
+        int ww = (int)lrintf((float)c->win_w * all[i]), wh = (int)lrintf((float)c->win_h * all[i]);
+        if (ww > maxw || wh > maxh) break;
+        if (ww < minsz || wh < minsz) continue;
+        chosen[n++] = all[i];
+    }
+    if (n == 0 && nall > 0) { /* OpenCV: the scale closest to minSize */
+        int best = 0;
+        double bd = 0;
+        for (int i = 0; i < nall; i++) {
+            int ww = (int)lrintf((float)c->win_w * all[i]), wh = (int)lrintf((float)c->win_h * all[i]);
+            double dd = (double)(minsz - ww) * (minsz - ww) + (double)(minsz - wh) * (minsz - wh);
+            if (i == 0 || bd > dd) {
+                bd = dd;
+                best = i;
+            }
+        }
+        chosen[n++] = all[best];
+    }
+    for (int i = 0; i < n; i++) {
+        scale_info *si = &d->scales[i];
+        float sc = chosen[i];
+        si->scale = sc;
+        si->sw = (int)lrintf((float)W / sc);
+        si->sh = (int)lrintf((float)H / sc);
+        si->step = sc >= 2 ? 1 : 2;
+        si->nx = EMO_MAX(si->sw + 1 - c->win_w, 0);
+        si->ny = EMO_MAX(si->sh + 1 - c->win_h, 0);
+        si->ww = (int)lrintf((float)c->win_w * sc);
+        si->wh = (int)lrintf((float)c->win_h * sc);
+    }
+    d->nscales = n;
+    return EMO_OK;
+}
+
+static int prepare_threads(emo_detector *d, int nt, int W, int H) {
+    if (nt > d->ntb) {
+        thread_buf *tb = realloc(d->tb, (size_t)nt * sizeof *tb);
+        if (!tb) return emo_fail(EMO_ENOMEM, "detector: out of memory");
+        memset(tb + d->ntb, 0, (size_t)(nt - d->ntb) * sizeof *tb);
+        d->tb = tb;
+        d->ntb = nt;
+    }
+    for (int i = 0; i < nt; i++) {
+        thread_buf *t = &d->tb[i];
+        int s = grow_buf(&t->resize, &t->resize_cap, RESIZE_SCRATCH(W), 1);
+        if (!s) s = grow_buf((void **)&t->row, &t->row_cap, (size_t)W + 64, 1);
+        if (!s && d->c.has_tilted) {
+            size_t cap = t->t_cap;
+            s = grow_buf((void **)&t->tu, &cap, (size_t)(W + H + 2), sizeof *t->tu);
+            if (!s) s = grow_buf((void **)&t->tv, &t->t_cap, (size_t)(W + H + 2), sizeof *t->tv);
+        }
+        if (s) return s;
+        t->ncand = 0;
+        t->failed = 0;
+    }
+    return EMO_OK;
+}
+
+int emo_detect(emo_detector *d, const emo_image *grey, const emo_detect_params *p, emo_rect *faces, int capacity) {
+    if (!d) return emo_fail(EMO_EINVAL, "emo_detect: no detector");
+    if (!grey) return emo_fail(EMO_EINVAL, "emo_detect: no image");
+    if (capacity < 0 || (capacity > 0 && !faces)) return emo_fail(EMO_EINVAL, "emo_detect: bad output array");
+    emo_detect_params def = emo_detect_params_default();
+    if (!p) p = &def;
+    if (grey->width <= 0 || grey->height <= 0 || !grey->data)
+        return emo_fail(EMO_EINVAL, "emo_detect: empty image (%dx%d)", grey->width, grey->height);
+    if (grey->channels != 1)
+        return emo_fail(EMO_EINVAL, "emo_detect: wants a grey (1-channel) image, got %d channels; convert it with "
+                                    "emo_image_to_grey", grey->channels);
+    if (grey->width > EMO_MAX_SIDE || grey->height > EMO_MAX_SIDE || grey->stride < grey->width)
+        return emo_fail(EMO_EINVAL, "emo_detect: bad image geometry %dx%d stride %d", grey->width, grey->height,
+                        grey->stride);
+    if (!(p->scale_factor > 1.0) || !(p->scale_factor <= 10.0))
+        return emo_fail(EMO_EINVAL, "emo_detect: scale_factor %g is outside (1, 10]", p->scale_factor);
+    if (p->min_neighbors < 0) return emo_fail(EMO_EINVAL, "emo_detect: min_neighbors %d < 0", p->min_neighbors);
+    if (p->min_size < 0 || p->max_size < 0)
+        return emo_fail(EMO_EINVAL, "emo_detect: min_size %d / max_size %d must be >= 0", p->min_size, p->max_size);
+    if (p->max_size > 0 && p->max_size < p->min_size)
+        return emo_fail(EMO_EINVAL, "emo_detect: max_size %d < min_size %d", p->max_size, p->min_size);
+    if (p->threads < 0 || p->threads > 1024) return emo_fail(EMO_EINVAL, "emo_detect: threads %d", p->threads);
+    /* The searched region. */
+    int rx = 0, ry = 0, rw = grey->width, rh = grey->height;
+    if (p->roi.w != 0 || p->roi.h != 0) {
+        if (p->roi.w <= 0 || p->roi.h <= 0)
+            return emo_fail(EMO_EINVAL, "emo_detect: roi %dx%d is empty", p->roi.w, p->roi.h);
+        int x0 = EMO_MAX(p->roi.x, 0), y0 = EMO_MAX(p->roi.y, 0);
+        int x1 = (int)EMO_MIN((int64_t)p->roi.x + p->roi.w, grey->width);
+        int y1 = (int)EMO_MIN((int64_t)p->roi.y + p->roi.h, grey->height);
+        if (x1 <= x0 || y1 <= y0)
+            return emo_fail(EMO_EINVAL, "emo_detect: roi (%d,%d %dx%d) lies outside the %dx%d image", p->roi.x,
+                            p->roi.y, p->roi.w, p->roi.h, grey->width, grey->height);
+        rx = x0, ry = y0, rw = x1 - x0, rh = y1 - y0;
+    }
+    if (p->min_size > rw || p->min_size > rh)
+        return emo_fail(EMO_EINVAL, "emo_detect: min_size %d is larger than the %s (%dx%d)", p->min_size,
+                        rw == grey->width && rh == grey->height ? "image" : "region searched", rw, rh);
+    emo_image img = emo_image_wrap(grey->data + (size_t)ry * grey->stride + rx, rw, rh, 1, grey->stride);
+    const emo_cascade *c = &d->c;
+    d->ncand = 0;
+    if (rw < c->win_w || rh < c->win_h) return 0; /* as OpenCV: too small for one window */
+    int st = pick_scales(d, rw, rh, p->scale_factor, p->min_size, p->max_size);
+    if (st) return st;
+    int nt = p->threads ? p->threads : omp_get_num_procs();
+    nt = EMO_MAX(nt, 1);
+    st = prepare_threads(d, nt, rw, rh);
+    if (st) return st;
+    /* Integral layout: every scale's (sw+1) x (sh+1) block, rows `stride`
+     * apart, stacked; batches of scales bound the memory. */
+    int stride = ((rw + 1) + 15) & ~15;
+    size_t first_area = (size_t)stride * (d->scales[0].sh + 1), all_area = 0;
+    for (int i = 0; i < d->nscales; i++) all_area += (size_t)stride * (d->scales[i].sh + 1);
+    size_t batch_cap = EMO_MAX(first_area, EMO_MIN(all_area, (size_t)6 << 20));
+    size_t pad = (size_t)stride * 2 + 128;
+    size_t need = batch_cap + pad;
+    size_t toff = c->has_tilted ? need : 0;
+    if (stride != d->stride || toff != d->toff || !d->ii) {
+        d->toff = toff;
+        compile(d, stride);
+    }
+    st = grow_buf((void **)&d->ii, &d->ii_cap, c->has_tilted ? 2 * need : need, sizeof *d->ii);
+    if (!st) st = grow_buf((void **)&d->sq, &d->sq_cap, need, sizeof *d->sq);
+    if (st) return st;
+    bool simd = false;
+#ifdef EMO_DETECT_AVX512
+    simd = !d->force_scalar;
+#endif
+    for (int b0 = 0; b0 < d->nscales;) {
+        /* Scales [b0, b1) share the buffers. */
+        size_t used = 0;
+        int b1 = b0;
+        while (b1 < d->nscales) {
+            size_t a = (size_t)stride * (d->scales[b1].sh + 1);
+            if (b1 > b0 && used + a > batch_cap) break;
+            d->scales[b1].base = used;
+            used += a;
+            b1++;
+        }
+        /* Row tasks: a few rows of windows each. */
+        int ntasks = 0;
+        for (int i = b0; i < b1; i++) {
+            const scale_info *s = &d->scales[i];
+            int rows = 8 * s->step;
+            ntasks += (s->ny + rows - 1) / rows;
+        }
+        size_t tcap = (size_t)d->tasks_cap;
+        st = grow_buf((void **)&d->tasks, &tcap, (size_t)EMO_MAX(ntasks, 1), sizeof *d->tasks);
+        if (st) return st;
+        d->tasks_cap = (int)tcap;
+        ntasks = 0;
+        for (int i = b0; i < b1; i++) {
+            const scale_info *s = &d->scales[i];
+            int rows = 8 * s->step;
+            for (int y = 0; y < s->ny; y += rows) d->tasks[ntasks++] = (task){i, y, EMO_MIN(y + rows, s->ny)};
+        }
+#pragma omp parallel num_threads(nt) if (nt > 1)
+        {
+            thread_buf *t = &d->tb[omp_get_thread_num()];
+#pragma omp for schedule(dynamic, 1)
+            for (int i = b0; i < b1; i++) build_scale(d, &img, &d->scales[i], t);
+#pragma omp for schedule(dynamic, 1)
+            for (int k = 0; k < ntasks; k++) {
+                const task *tk = &d->tasks[k];
+                const scale_info *s = &d->scales[tk->scale];
+                for (int y = tk->y0; y < tk->y1; y += s->step) {
+#ifdef EMO_DETECT_AVX512
+                    if (simd) {
+                        scan_row_simd(d, s, y, t);
+                        continue;
+                    }
+#endif
+                    (void)simd;
+                    scan_row_scalar(d, s, y, t);
+                }
+            }
+        }
+        b0 = b1;
+    }
+    /* Gather the candidates in a fixed order (thread count must not matter). */
+    int total = 0;
+    for (int i = 0; i < nt; i++) {
+        if (d->tb[i].failed) return emo_fail(EMO_ENOMEM, "detector: out of memory for candidates");
+        total += d->tb[i].ncand;
+    }
+    size_t ccap = (size_t)d->cand_cap;
+    st = grow_buf((void **)&d->cand, &ccap, (size_t)EMO_MAX(total, 1), sizeof *d->cand);
+    if (st) return st;
+    d->cand_cap = (int)ccap;
+    size_t scap = (size_t)d->scratch_cap;
+    st = grow_buf((void **)&d->scratch, &scap, (size_t)EMO_MAX(total, 1) * 6, sizeof *d->scratch);
+    if (st) return st;
+    d->scratch_cap = (int)scap;
+    int n = 0;
+    for (int i = 0; i < nt; i++) {
+        memcpy(d->cand + n, d->tb[i].cand, (size_t)d->tb[i].ncand * sizeof *d->cand);
+        n += d->tb[i].ncand;
+    }
+    qsort(d->cand, (size_t)n, sizeof *d->cand, cmp_cand);
+    d->ncand = n;
+    n = emo_group_rects(d->cand, n, p->min_neighbors, 0.2, d->scratch);
+    /* Clip to the searched region (OpenCV's clipObjects), back to image
+     * coordinates. */
+    int out = 0;
+    for (int i = 0; i < n; i++) {
+        emo_rect r = d->cand[i];
+        int x0 = EMO_MAX(r.x, 0), y0 = EMO_MAX(r.y, 0);
+        int x1 = EMO_MIN(r.x + r.w, rw), y1 = EMO_MIN(r.y + r.h, rh);
+        if (x1 <= x0 || y1 <= y0) r = (emo_rect){0, 0, 0, 0};
+        else r = (emo_rect){x0 + rx, y0 + ry, x1 - x0, y1 - y0};
+        d->cand[out++] = r;
+    }
+    qsort(d->cand, (size_t)out, sizeof *d->cand, cmp_out);
+    for (int i = 0; i < out && i < capacity; i++) faces[i] = d->cand[i];
+    return out;
+}
