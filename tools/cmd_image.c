@@ -1,0 +1,112 @@
+/* cmd_image.c — `emo image IMG...`: emotions of every face in photos, as
+ * annotated images, JSON, or a short text summary. */
+#include "cli.h"
+#include "commands.h"
+#include "results.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_FACES 256
+
+/* DIR/<name without extension>.<ext of OUT or .jpg> */
+static void outdir_path(char *buf, size_t cap, const char *dir, const char *in) {
+    const char *base = strrchr(in, '/') ? strrchr(in, '/') + 1 : in;
+    const char *dot = strrchr(base, '.');
+    int len = dot ? (int)(dot - base) : (int)strlen(base);
+    snprintf(buf, cap, "%s/%.*s.emo.jpg", dir, len, base);
+}
+
+int cmd_image(int argc, char **argv) {
+    const char *out = NULL, *outdir = NULL, *model = NULL, *cascade = NULL;
+    bool json = false, no_chart = false;
+    int threads = 0, min_size = 0;
+    const cli_opt opts[] = {
+        {"output", 'o', "OUT", "annotated image (.jpg or .png; one input only)", .out_str = &out},
+        {"outdir", 0, "DIR", "annotated images as DIR/NAME.emo.jpg", .out_str = &outdir},
+        {"json", 0, NULL, "one JSON object per image on stdout", .out_flag = &json},
+        {"model", 'm', "M", "model name or .emo path (default ferplus)", .out_str = &model},
+        {"cascade", 0, "C", "face detector cascade (name or path)", .out_str = &cascade},
+        {"min-size", 0, "N", "smallest face side in pixels (default 30)", .out_int = &min_size},
+        {"no-chart", 0, NULL, "draw boxes, labels and emoji but no bar charts", .out_flag = &no_chart},
+        {"threads", 't', "N", "threads (default: all cores)", .out_int = &threads},
+        {0},
+    };
+    const char *usage = "IMG... [-o OUT | --outdir DIR] [--json] [--model M] [--cascade C]";
+    int npos, r = cli_parse(argc, argv, opts, usage,
+                            "Finds the faces in each photo (JPEG or PNG) and the probability of each emotion.", &npos);
+    if (r) return r == 1 ? 0 : r;
+    if (npos < 1 || (out && npos > 1) || (out && outdir) || min_size < 0) {
+        if (out && npos > 1) fprintf(stderr, "emo image: -o takes one input; use --outdir for several\n");
+        cli_usage(stderr, "image", opts, usage, NULL);
+        return 2;
+    }
+    if (outdir && mkdir(outdir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "emo image: cannot create %s: %s\n", outdir, strerror(errno));
+        return 1;
+    }
+    emo_pipeline_params pp = emo_pipeline_params_default();
+    pp.model = model;
+    pp.cascade = cascade;
+    pp.threads = threads;
+    pp.smooth = 0; /* stills: nothing to smooth over */
+    if (min_size > 0) pp.detect.min_size = min_size;
+    emo_pipeline *pl = NULL;
+    emo_drawer *dr = NULL;
+    if (emo_pipeline_open(&pl, &pp) != EMO_OK) return cli_error("image", "cannot start the pipeline");
+    if ((out || outdir) && results_drawer_open(&dr, pl) != EMO_OK) {
+        emo_pipeline_close(pl);
+        return cli_error("image", "cannot load fonts");
+    }
+    const char *const *names;
+    emo_pipeline_classes(pl, &names);
+    static emo_face faces[MAX_FACES];
+    emo_image img = {0};
+    int failures = 0;
+    for (int i = 1; i <= npos; i++) {
+        const char *in = argv[i];
+        emo_pipeline_reset(pl);
+        if (emo_image_load(&img, in, 3) != EMO_OK) {
+            cli_error("image", "skipping");
+            failures++;
+            continue;
+        }
+        int n = emo_pipeline_process(pl, &img, faces, MAX_FACES);
+        if (n < 0) {
+            cli_error("image", "%s", in);
+            failures++;
+            continue;
+        }
+        n = CLI_MIN(n, MAX_FACES);
+        if (json) {
+            results_json_image(stdout, in, img.width, img.height, faces, n, names);
+            fputc('\n', stdout);
+        } else if (!out && !outdir) {
+            printf("%s: %d face%s\n", in, n, n == 1 ? "" : "s");
+            for (int k = 0; k < n; k++) {
+                const emo_face *f = &faces[k];
+                printf("  [%d,%d %dx%d] %-8s %3.0f%%", f->box.x, f->box.y, f->box.w, f->box.h, names[f->label],
+                       100 * f->smoothed[f->label]);
+                for (int c = 0; c < f->nclasses; c++) printf("  %s %.2f", names[c], f->smoothed[c]);
+                printf("\n");
+            }
+        }
+        if (out || outdir) {
+            char path[4096];
+            if (outdir) outdir_path(path, sizeof path, outdir, in);
+            else snprintf(path, sizeof path, "%s", out);
+            unsigned flags = no_chart ? EMO_DRAW_BOX | EMO_DRAW_LABEL | EMO_DRAW_EMOJI : EMO_DRAW_ALL;
+            if (results_draw(dr, &img, faces, n, flags) != EMO_OK || emo_image_save(&img, path, 92) != EMO_OK) {
+                cli_error("image", "cannot write the annotated image");
+                failures++;
+            } else if (!json) {
+                fprintf(stderr, "%s: %d face%s -> %s\n", in, n, n == 1 ? "" : "s", path);
+            }
+        }
+    }
+    emo_image_free(&img);
+    emo_drawer_close(dr);
+    emo_pipeline_close(pl);
+    return failures ? 1 : 0;
+}
