@@ -43,7 +43,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 # Debian packages the project uses (build, tests, benchmarks, demo).
 DEB_BUILD := build-essential pkg-config libturbojpeg0-dev libspng-dev libexpat1-dev zlib1g-dev libdnnl-dev \
              libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libcairo2-dev libfreetype-dev \
-             fonts-noto-color-emoji libmicrohttpd-dev libsdl2-dev opencv-data
+             fonts-noto-color-emoji fonts-dejavu-core libmicrohttpd-dev libsdl2-dev opencv-data
 DEB_TEST  := ffmpeg curl chromium nodejs
 DEB_REF   := python3-opencv python3-torch python3-numpy libopencv-dev
 
