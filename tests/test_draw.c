@@ -511,7 +511,7 @@ static void test_demo(void) {
     emo_image half = {0};
     CHECK_OK(emo_image_resize(&img, &half, img.width / 2, img.height / 2, EMO_INTERP_AREA));
     snprintf(path, sizeof path, "%s/group.jpg", dir);
-    CHECK_OK(emo_image_save(&half, path, 85));
+    CHECK_OK(emo_image_save(&half, path, 78));
     emo_image_free(&half);
     emo_image_free(&img);
     emo_drawer_close(d);

@@ -184,6 +184,30 @@ static void test_corrupt_middle(void) {
            (long long)st.corrupt);
 }
 
+/* Cut anywhere, or noise in the index: a clean error or some frames, never
+ * a crash or a hang (run under ASan by `make SANITIZE=1 test`). */
+static void test_damage_everywhere(void) {
+    const double cuts[] = {0.0, 0.0005, 0.003, 0.007, 0.05, 0.5, 0.97, 0.9999};
+    const char *p = test_tmp("cut.mp4");
+    for (int i = 0; i < (int)(sizeof cuts / sizeof cuts[0]); i++) {
+        CHECK(copy_bytes(test_shared("media/video/single_face.mp4"), p, cuts[i], 0, 0) == 0);
+        emo_video_stats st;
+        int s, n = read_all(p, &st, &s);
+        CHECK_MSG(n < 0 ? (s == EMO_EFORMAT || s == EMO_EUNSUPPORTED) : s == EMO_EEOF, "cut at %g: %d frames, status %d",
+                  cuts[i], n, s);
+        CHECK(n <= 72);
+    }
+    const long at[] = {40, 300, 2000, 9000};
+    for (int i = 0; i < 4; i++) {
+        CHECK(copy_bytes(test_shared("media/video/WolfgangLanger_Pexels.mp4"), p, 0.1, at[i], 1500) == 0);
+        emo_video_stats st;
+        int s, n = read_all(p, &st, &s);
+        CHECK_MSG(n < 0 ? (s == EMO_EFORMAT || s == EMO_EUNSUPPORTED) : s == EMO_EEOF,
+                  "noise at %ld: %d frames, status %d (%s)", at[i], n, s, emo_last_error());
+        CHECK(n <= 472);
+    }
+}
+
 static void test_audio_only(void) {
     emo_video *v = NULL;
     CHECK_EQ_INT(emo_video_open(&v, "tests/data/video/audio_only.m4a"), EMO_EUNSUPPORTED);
@@ -374,6 +398,7 @@ static const test_case cases[] = {
     {"first_frame_content", test_first_frame_content},
     {"truncated", test_truncated},
     {"corrupt_middle", test_corrupt_middle},
+    {"damage_everywhere", test_damage_everywhere},
     {"audio_only", test_audio_only},
     {"unknown_codec", test_unknown_codec},
     {"not_a_video", test_not_a_video},
