@@ -2,7 +2,9 @@
  * Each entry is `int fn(int argc, char **argv)` with argv[0] = WHAT, and ends
  * its output with one machine-readable line, `emo NAME MODE key=value ...`,
  * in the format of the PyTorch peer (../shared/peers/torch/bench.py). */
+#include "bench_detect.h"
 #include "bench_nn.h"
+#include "bench_pipeline.h"
 #include "cli.h"
 #include "commands.h"
 
@@ -15,7 +17,9 @@ typedef struct bench_entry {
 } bench_entry;
 
 static const bench_entry benches[] = {
+    {"detect", bench_detect, "face detection vs OpenCV detectMultiScale (--cascade C --threads 1,2)"},
     {"train", bench_nn_train, "CNN training steps/s (--net CFG --batch N --threads N --seconds S)"},
+    {"pipeline", bench_pipeline, "decode+detect+classify+track fps on a video (--input F --threads N)"},
     {"classify", bench_nn_classify, "emo_classify faces/s (--net CFG|--model EMO --batch N --threads N)"},
 };
 
