@@ -504,6 +504,83 @@ static void test_fer_bad_input(void) {
     emo_dataset_free(&ds);
 }
 
+/* Random damage to valid CSV, vote and index files: every load must either
+ * succeed with sane contents or fail with a message, never crash (run it
+ * under `make SANITIZE=1`). */
+#define MIN_(a, b) ((a) < (b) ? (a) : (b))
+
+static void test_fuzz_csv(void) {
+    char *csv = fer_csv(14), *votes = votes_csv(14, 14);
+    size_t n_csv = strlen(csv), n_votes = strlen(votes);
+    char *a = malloc(n_csv + 4 * 3000 + 64), *b = malloc(n_votes + 4 * 3000 + 64); /* room for 4 duplications */
+    static const char alphabet[] = ",, \n\r\"0123456789a-+.\t";
+    uint64_t state = 12345;
+    int ok = 0, failed = 0, silent = 0;
+    emo_dataset ds = {0};
+    for (int iter = 0; iter < 300; iter++) {
+        memcpy(a, csv, n_csv + 1);
+        memcpy(b, votes, n_votes + 1);
+        char *t = iter % 3 == 2 ? b : a;
+        size_t len = strlen(t);
+        int edits = 1 + (int)((state = emo_seed_mix(state, 1)) % 4);
+        for (int e = 0; e < edits; e++) {
+            uint64_t r = state = emo_seed_mix(state, 2);
+            size_t at = (size_t)(r % len);
+            switch ((r >> 32) % 4) {
+            case 0: t[at] = alphabet[(r >> 40) % (sizeof alphabet - 1)]; break;
+            case 1: { /* delete a span */
+                size_t k = MIN_(len - at, (size_t)((r >> 40) % 20000));
+                memmove(t + at, t + at + k, len - at - k + 1);
+                len -= k;
+                break;
+            }
+            case 2: { /* duplicate a span */
+                size_t k = MIN_(len - at, (size_t)((r >> 40) % 3000));
+                memmove(t + at + k, t + at, len - at + 1);
+                len += k;
+                break;
+            }
+            default: t[at] = (char)(r >> 48); break; /* any byte, NUL included */
+            }
+            if (len == 0) break;
+        }
+        emo_label_mode mode = iter % 3 == 0 ? EMO_LABELS_FER2013 : EMO_LABELS_SOFT;
+        int s = load_fer_text(&ds, a, iter % 3 ? b : NULL, mode, iter % 2 ? "happy,sad,neutral=neutral+angry" : NULL);
+        if (s == 0) {
+            ok++;
+            CHECK(ds.count > 0 && ds.count <= 14);
+            for (int i = 0; i < ds.count; i++) CHECK(ds.labels[i] >= 0 && ds.labels[i] < ds.nclasses);
+        } else {
+            failed++;
+            silent += emo_last_error()[0] == 0;
+            CHECK(ds.count == 0 && ds.pixels == NULL);
+        }
+    }
+    /* Damaged index files (the images are missing: skipped or an error). */
+    const char *idx = test_tmp("fuzz_index.csv");
+    for (int iter = 0; iter < 100; iter++) {
+        char text[256] = "path,label,split\na.jpg,happy,train\n\"b.jpg\",sad,val\nc.png,neutral,\n";
+        size_t len = strlen(text);
+        for (int e = 0; e < 3; e++) {
+            uint64_t r = state = emo_seed_mix(state, 3);
+            text[r % len] = alphabet[(r >> 40) % (sizeof alphabet - 1)];
+        }
+        write_text(idx, text);
+        emo_dataset_params p = emo_dataset_params_default();
+        int s = emo_dataset_load_index(&ds, idx, &p);
+        CHECK(s < 0); /* no image exists, so some class is always empty */
+        silent += emo_last_error()[0] == 0;
+    }
+    printf("    %d damaged FER files loaded, %d refused\n", ok, failed);
+    CHECK(failed > 100);
+    CHECK_EQ_INT(silent, 0);
+    emo_dataset_free(&ds);
+    free(a);
+    free(b);
+    free(csv);
+    free(votes);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Folder trees and index CSVs from media/labelled-faces                    */
 /* ------------------------------------------------------------------------ */
@@ -1021,6 +1098,7 @@ static const test_case cases[] = {
     {"fer_small_plain_and_gzip", test_fer_small_plain_and_gzip},
     {"fer_classes", test_fer_classes},
     {"fer_bad_input", test_fer_bad_input},
+    {"fuzz_csv", test_fuzz_csv},
     {"fer2013_real", test_fer2013_real},
     {"ferplus_golden", test_ferplus_golden},
     {"folder_tree", test_folder_tree},
