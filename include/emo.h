@@ -305,6 +305,11 @@ typedef struct emo_augment {
 
 /* shift 4, flip, rotate 10, scale 0.1, brightness 0.2, contrast 0.2, erase 0.25. */
 emo_augment emo_augment_default(void);
+/* "default", "none", or key=value pairs over the defaults, e.g.
+ * "rotate=15,erase=0" (keys: the field names; shift 0..24, flip 0/1,
+ * rotate 0..180, scale/brightness/contrast 0..0.99, erase 0..1).
+ * EMO_EINVAL names the bad pair. */
+int emo_augment_parse(const char *spec, emo_augment *out);
 
 /* One concrete draw of the augmentation. Geometry: the output pixel p is the
  * source at c + F R(-angle) (p - c - (dx, dy)) / scale, c = (23.5, 23.5), F

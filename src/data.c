@@ -1194,6 +1194,40 @@ emo_augment emo_augment_default(void) {
     return a;
 }
 
+int emo_augment_parse(const char *spec, emo_augment *out) {
+    if (!out) return emo_fail(EMO_EINVAL, "emo_augment_parse: no output");
+    emo_augment a = emo_augment_default();
+    if (spec && strcmp(spec, "none") == 0) memset(&a, 0, sizeof a);
+    else if (spec && *spec && strcmp(spec, "default") != 0) {
+        for (const char *p = spec; *p;) {
+            const char *end = strchr(p, ','), *eq;
+            if (!end) end = p + strlen(p);
+            int len = (int)(end - p);
+            char key[16], val[32], *stop;
+            eq = memchr(p, '=', (size_t)len);
+            if (!eq || eq - p >= (int)sizeof key || end - eq - 1 >= (int)sizeof val || end == eq + 1)
+                return emo_fail(EMO_EINVAL, "augmentation \"%s\": '%.*s' is not key=value", spec, len, p);
+            snprintf(key, sizeof key, "%.*s", (int)(eq - p), p);
+            snprintf(val, sizeof val, "%.*s", (int)(end - eq - 1), eq + 1);
+            double v = strtod(val, &stop);
+            bool ok = !*stop && isfinite(v) && v >= 0;
+            if (ok && strcmp(key, "shift") == 0 && v <= 24 && v == floor(v)) a.shift = (int)v;
+            else if (ok && strcmp(key, "flip") == 0 && (v == 0 || v == 1)) a.flip = (int)v;
+            else if (ok && strcmp(key, "rotate") == 0 && v <= 180) a.rotate = (float)v;
+            else if (ok && strcmp(key, "scale") == 0 && v < 1) a.scale = (float)v;
+            else if (ok && strcmp(key, "brightness") == 0 && v < 1) a.brightness = (float)v;
+            else if (ok && strcmp(key, "contrast") == 0 && v < 1) a.contrast = (float)v;
+            else if (ok && strcmp(key, "erase") == 0 && v <= 1) a.erase = (float)v;
+            else
+                return emo_fail(EMO_EINVAL, "augmentation \"%s\": unknown key or value out of range in '%.*s'", spec,
+                                len, p);
+            p = *end ? end + 1 : end;
+        }
+    }
+    *out = a;
+    return EMO_OK;
+}
+
 emo_transform emo_transform_identity(void) {
     emo_transform t = {0};
     t.scale = 1;

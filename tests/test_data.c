@@ -8,6 +8,7 @@
 #include "test.h"
 
 #include <stdint.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <zlib.h>
 
@@ -999,6 +1000,67 @@ static void test_augment_draws(void) {
     CHECK(area_lo >= 0.012 && area_hi <= 0.36);
 }
 
+static void test_augment_parse(void) {
+    emo_augment a, d = emo_augment_default(), zero = {0};
+    CHECK_OK(emo_augment_parse(NULL, &a));
+    CHECK(memcmp(&a, &d, sizeof a) == 0);
+    CHECK_OK(emo_augment_parse("default", &a));
+    CHECK(memcmp(&a, &d, sizeof a) == 0);
+    CHECK_OK(emo_augment_parse("none", &a));
+    CHECK(memcmp(&a, &zero, sizeof a) == 0);
+    CHECK_OK(emo_augment_parse("rotate=15,erase=0,shift=2,flip=0", &a));
+    CHECK(a.rotate == 15 && a.erase == 0 && a.shift == 2 && a.flip == 0 && a.scale == d.scale);
+    static const char *const bad[] = {"rotate", "rotate=", "rotate=x", "spin=3", "shift=2.5", "shift=30",
+                                      "scale=1", "erase=-0.1", "flip=2", "rotate=15,,erase=0", "rotate=nan"};
+    for (int i = 0; i < TEST_COUNT(bad); i++) {
+        CHECK_MSG(emo_augment_parse(bad[i], &a) == EMO_EINVAL, "\"%s\" accepted", bad[i]);
+        CHECK_STR_CONTAINS(emo_last_error(), bad[i]);
+    }
+}
+
+/* `emo data` on a small CSV (needs $BUILD/emo: make test builds it first). */
+static void test_cli_data(void) {
+    const char *build = getenv("BUILD");
+    char emo[512], cmd[4096];
+    snprintf(emo, sizeof emo, "%s/emo", build && *build ? build : "build");
+    if (access(emo, X_OK) != 0) {
+        printf("    %s not built: skipped\n", emo);
+        return;
+    }
+    char *text = fer_csv(70);
+    const char *csv = test_tmp("cli.csv"), *out = test_tmp("cli.txt"), *png = test_tmp("cli.png");
+    write_text(csv, text);
+    free(text);
+    snprintf(cmd, sizeof cmd, "'%s' data '%s' -c happy,sad,neutral,angry -p '%s' --rows 3 --copies 2 > '%s' 2>&1",
+             emo, csv, png, out);
+    CHECK_EQ_INT(system(cmd), 0);
+    FILE *f = fopen(out, "r");
+    char buf[4096] = "";
+    if (f) {
+        buf[fread(buf, 1, sizeof buf - 1, f)] = 0;
+        fclose(f);
+    }
+    CHECK_STR_CONTAINS(buf, "40 images, 4 classes");
+    CHECK_STR_CONTAINS(buf, "happy                   8        2        0       10");
+    CHECK_STR_CONTAINS(buf, "left out: 30 with a class not in the list");
+    emo_image img = {0};
+    CHECK_OK(emo_image_load(&img, png, 0));
+    CHECK_EQ_INT(img.width, 3 * 48 + 2 * 2);
+    CHECK_EQ_INT(img.height, 3 * 48 + 2 * 2);
+    emo_image_free(&img);
+    /* Bad input: exit status 1 and the library's message. */
+    snprintf(cmd, sizeof cmd, "'%s' data '%s' -c happy,hapy > '%s' 2>&1", emo, csv, out);
+    int st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    f = fopen(out, "r");
+    buf[0] = 0;
+    if (f) {
+        buf[fread(buf, 1, sizeof buf - 1, f)] = 0;
+        fclose(f);
+    }
+    CHECK_STR_CONTAINS(buf, "class 'hapy' is not in FER2013's labels");
+}
+
 static void test_batch_and_shuffle(void) {
     char *text = fer_csv(64);
     const char *csv = test_tmp("batch.csv");
@@ -1106,8 +1168,10 @@ static const test_case cases[] = {
     {"index_real", test_index_real},
     {"transform_exact", test_transform_exact},
     {"augment_draws", test_augment_draws},
+    {"augment_parse", test_augment_parse},
     {"batch_and_shuffle", test_batch_and_shuffle},
     {"preview", test_preview},
+    {"cli_data", test_cli_data},
 };
 
 int main(int argc, char **argv) { return test_main(cases, TEST_COUNT(cases), argc, argv); }

@@ -4,6 +4,7 @@
 int cmd_bench(int argc, char **argv);
 int cmd_camera(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_data(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_video(int argc, char **argv);
 #endif

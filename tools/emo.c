@@ -14,6 +14,7 @@ static const command commands[] = {
     {"bench", cmd_bench, "speed: CNN training and classification (emo bench --help)"},
     {"camera", cmd_camera, "live emotions from a camera (window, or recording to video/CSV)"},
     {"convert", cmd_convert, "decode an image and write it again (grey, resized)"},
+    {"data", cmd_data, "class counts per split of a training dataset; a grid of augmented samples"},
     {"image", cmd_image, "emotions of the faces in photos: annotated images, JSON or text"},
     {"video", cmd_video, "emotions in a video file: annotated MP4, per-frame CSV, timeline plot"},
 };
