@@ -228,7 +228,7 @@ static int convert_frame(emo_video *v, emo_image *out, int channels) {
     if (!v->sws || v->sws_w != f->width || v->sws_h != f->height || v->sws_src != src || v->sws_dst != dst ||
         v->sws_cs != cs || v->sws_full != full) {
         v->sws = sws_getCachedContext(v->sws, f->width, f->height, src, f->width, f->height, dst,
-                                      SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
+                                      SWS_BILINEAR, NULL, NULL, NULL);
         if (!v->sws)
             return emo_fail(EMO_EUNSUPPORTED, "%s: cannot convert pixel format %s to %s", v->path,
                             av_get_pix_fmt_name(src) ? av_get_pix_fmt_name(src) : "?", av_get_pix_fmt_name(dst));
@@ -336,8 +336,6 @@ struct emo_video_writer {
     AVStream *st;
     AVFrame *frame;
     AVPacket *pkt;
-    struct SwsContext *sws;
-    enum AVPixelFormat sws_src;
     int width, height; /* of the images given; the frame may be 1 larger (even sizes) */
     int64_t next_pts;
     bool failed;
@@ -347,7 +345,6 @@ static void writer_free(emo_video_writer *w, bool remove_tmp) {
     if (!w) return;
     if (w->fmt && w->fmt->pb) avio_closep(&w->fmt->pb);
     if (remove_tmp && w->tmp) unlink(w->tmp);
-    sws_freeContext(w->sws);
     av_frame_free(&w->frame);
     av_packet_free(&w->pkt);
     avcodec_free_context(&w->enc);
@@ -358,6 +355,54 @@ static void writer_free(emo_video_writer *w, bool remove_tmp) {
 }
 
 void emo_video_writer_discard(emo_video_writer *w) { writer_free(w, true); }
+
+/* RGB(A) or grey -> YUV 4:2:0, BT.709, limited range (Y 16..235, C 16..240),
+ * chroma from the mean of each 2x2 block. Frames of W x H (even) are filled
+ * from the w x h image, repeating its last column / row where W > w, H > h.
+ * (swscale takes ~2.5 ms for 640x360 here, this ~0.3 ms.) Coefficients in
+ * Q16: Y = 16 + 219/255 (0.2126 R + 0.7152 G + 0.0722 B),
+ * Cb = 128 + 224/255 (B - Y') / 1.8556, Cr = 128 + 224/255 (R - Y') / 1.5748. */
+enum {
+    YR = 11966, YG = 40254, YB = 4064,           /* 65536 * 219/255 * (0.2126, 0.7152, 0.0722) */
+    UR = -6596, UG = -22188, UB = 28784,         /* 65536 * 224/255 * (-0.2126, -0.7152, 0.9278) / 1.8556 */
+    VR = 28784, VG = -26145, VB = -2639,         /* 65536 * 224/255 * (0.7874, -0.7152, -0.0722) / 1.5748 */
+};
+
+static void rgb_to_yuv420(const emo_image *img, uint8_t *const plane[], const int linesize[], int W, int H) {
+    int w = img->width, h = img->height, c = img->channels;
+    for (int y = 0; y < H; y++) {
+        const uint8_t *row = img->data + (size_t)EMO_MIN(y, h - 1) * img->stride;
+        uint8_t *Y = plane[0] + (size_t)y * linesize[0];
+        if (c == 1) {
+            for (int x = 0; x < w; x++) Y[x] = (uint8_t)((row[x] * 56284 + (16 << 16) + 32768) >> 16); /* 219/255 */
+        } else {
+            for (int x = 0; x < w; x++) {
+                const uint8_t *p = row + (size_t)x * c;
+                Y[x] = (uint8_t)((YR * p[0] + YG * p[1] + YB * p[2] + (16 << 16) + 32768) >> 16);
+            }
+        }
+        for (int x = w; x < W; x++) Y[x] = Y[w - 1];
+    }
+    for (int cy = 0; cy < H / 2; cy++) {
+        const uint8_t *r0 = img->data + (size_t)EMO_MIN(2 * cy, h - 1) * img->stride;
+        const uint8_t *r1 = img->data + (size_t)EMO_MIN(2 * cy + 1, h - 1) * img->stride;
+        uint8_t *U = plane[1] + (size_t)cy * linesize[1], *V = plane[2] + (size_t)cy * linesize[2];
+        if (c == 1) {
+            memset(U, 128, (size_t)W / 2);
+            memset(V, 128, (size_t)W / 2);
+            continue;
+        }
+        for (int cx = 0; cx < W / 2; cx++) {
+            int x0 = EMO_MIN(2 * cx, w - 1) * c, x1 = EMO_MIN(2 * cx + 1, w - 1) * c;
+            int R = r0[x0] + r0[x1] + r1[x0] + r1[x1];
+            int G = r0[x0 + 1] + r0[x1 + 1] + r1[x0 + 1] + r1[x1 + 1];
+            int B = r0[x0 + 2] + r0[x1 + 2] + r1[x0 + 2] + r1[x1 + 2];
+            /* sums of 4: shift by 18 instead of 16 */
+            U[cx] = (uint8_t)((UR * R + UG * G + UB * B + (128 << 18) + (1 << 17)) >> 18);
+            V[cx] = (uint8_t)((VR * R + VG * G + VB * B + (128 << 18) + (1 << 17)) >> 18);
+        }
+    }
+}
 
 /* A rational for fps: NTSC rates (23.976...) exactly as 24000/1001. */
 static AVRational fps_rational(double fps) {
@@ -512,28 +557,10 @@ int emo_video_write(emo_video_writer *w, const emo_image *img) {
     if (img->width != w->width || img->height != w->height)
         return emo_fail(EMO_EINVAL, "%s: frame is %dx%d, the video is %dx%d", w->path, img->width, img->height,
                         w->width, w->height);
-    enum AVPixelFormat src = img->channels == 1 ? AV_PIX_FMT_GRAY8 : img->channels == 3 ? AV_PIX_FMT_RGB24 : AV_PIX_FMT_RGBA;
-    if (!w->sws || w->sws_src != src) {
-        w->sws = sws_getCachedContext(w->sws, w->width, w->height, src, w->width, w->height, AV_PIX_FMT_YUV420P,
-                                      SWS_BILINEAR | SWS_ACCURATE_RND, NULL, NULL, NULL);
-        if (!w->sws) return emo_fail(EMO_ENOMEM, "%s: cannot set up the colour conversion", w->path);
-        sws_setColorspaceDetails(w->sws, sws_getCoefficients(SWS_CS_DEFAULT), 1, sws_getCoefficients(SWS_CS_ITU709), 0,
-                                 0, 1 << 16, 1 << 16);
-        w->sws_src = src;
-    }
     /* The encoder may still hold this buffer; then FFmpeg gives a new one. */
     if (av_frame_make_writable(w->frame) < 0) return emo_fail(EMO_ENOMEM, "%s: out of memory for a frame", w->path);
-    const uint8_t *sp[4] = {img->data, NULL, NULL, NULL};
-    int ss[4] = {img->stride, 0, 0, 0};
-    sws_scale(w->sws, sp, ss, 0, w->height, w->frame->data, w->frame->linesize);
-    /* Odd sizes: repeat the last luma column / row into the padding (the
-     * chroma planes already cover it, being rounded up). */
     AVFrame *f = w->frame;
-    if (w->width & 1)
-        for (int y = 0; y < w->height; y++) f->data[0][(size_t)y * f->linesize[0] + w->width] = f->data[0][(size_t)y * f->linesize[0] + w->width - 1];
-    if (w->height & 1)
-        memcpy(f->data[0] + (size_t)w->height * f->linesize[0], f->data[0] + (size_t)(w->height - 1) * f->linesize[0],
-               (size_t)f->width);
+    rgb_to_yuv420(img, f->data, f->linesize, f->width, f->height);
     f->pts = w->next_pts++;
     return encode(w, f);
 }
