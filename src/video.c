@@ -359,7 +359,7 @@ void emo_video_writer_discard(emo_video_writer *w) { writer_free(w, true); }
 /* RGB(A) or grey -> YUV 4:2:0, BT.709, limited range (Y 16..235, C 16..240),
  * chroma from the mean of each 2x2 block. Frames of W x H (even) are filled
  * from the w x h image, repeating its last column / row where W > w, H > h.
- * (swscale takes ~2.5 ms for 640x360 here, this ~0.3 ms.) Coefficients in
+ * (swscale takes ~2.5 ms for a 640x360 frame here, this ~0.75 ms.) Coefficients in
  * Q16: Y = 16 + 219/255 (0.2126 R + 0.7152 G + 0.0722 B),
  * Cb = 128 + 224/255 (B - Y') / 1.8556, Cr = 128 + 224/255 (R - Y') / 1.5748. */
 enum {
@@ -368,19 +368,42 @@ enum {
     VR = 28784, VG = -26145, VB = -2639,         /* 65536 * 224/255 * (0.7874, -0.7152, -0.0722) / 1.5748 */
 };
 
+/* One row of luma; c (3 or 4) is a constant after inlining, so the loop
+ * vectorises. */
+static inline __attribute__((always_inline)) void luma_row(const uint8_t *restrict row, uint8_t *restrict Y, int w,
+                                                           int c) {
+    for (int x = 0; x < w; x++) {
+        const uint8_t *p = row + (size_t)x * c;
+        Y[x] = (uint8_t)((YR * p[0] + YG * p[1] + YB * p[2] + (16 << 16) + 32768) >> 16);
+    }
+}
+
+static inline uint8_t chroma(int k0, int k1, int k2, int R, int G, int B) {
+    return (uint8_t)((k0 * R + k1 * G + k2 * B + (128 << 18) + (1 << 17)) >> 18); /* R, G, B are sums of 4 */
+}
+
+/* n chroma samples from the 2x2 blocks of rows r0 and r1. */
+static inline __attribute__((always_inline)) void chroma_row(const uint8_t *restrict r0, const uint8_t *restrict r1,
+                                                             uint8_t *restrict U, uint8_t *restrict V, int n, int c) {
+    for (int cx = 0; cx < n; cx++) {
+        const uint8_t *a = r0 + (size_t)cx * 2 * c, *b = r1 + (size_t)cx * 2 * c;
+        int R = a[0] + a[c] + b[0] + b[c], G = a[1] + a[c + 1] + b[1] + b[c + 1], B = a[2] + a[c + 2] + b[2] + b[c + 2];
+        U[cx] = chroma(UR, UG, UB, R, G, B);
+        V[cx] = chroma(VR, VG, VB, R, G, B);
+    }
+}
+
 static void rgb_to_yuv420(const emo_image *img, uint8_t *const plane[], const int linesize[], int W, int H) {
     int w = img->width, h = img->height, c = img->channels;
     for (int y = 0; y < H; y++) {
         const uint8_t *row = img->data + (size_t)EMO_MIN(y, h - 1) * img->stride;
         uint8_t *Y = plane[0] + (size_t)y * linesize[0];
-        if (c == 1) {
+        if (c == 1)
             for (int x = 0; x < w; x++) Y[x] = (uint8_t)((row[x] * 56284 + (16 << 16) + 32768) >> 16); /* 219/255 */
-        } else {
-            for (int x = 0; x < w; x++) {
-                const uint8_t *p = row + (size_t)x * c;
-                Y[x] = (uint8_t)((YR * p[0] + YG * p[1] + YB * p[2] + (16 << 16) + 32768) >> 16);
-            }
-        }
+        else if (c == 3)
+            luma_row(row, Y, w, 3);
+        else
+            luma_row(row, Y, w, 4);
         for (int x = w; x < W; x++) Y[x] = Y[w - 1];
     }
     for (int cy = 0; cy < H / 2; cy++) {
@@ -392,14 +415,14 @@ static void rgb_to_yuv420(const emo_image *img, uint8_t *const plane[], const in
             memset(V, 128, (size_t)W / 2);
             continue;
         }
-        for (int cx = 0; cx < W / 2; cx++) {
-            int x0 = EMO_MIN(2 * cx, w - 1) * c, x1 = EMO_MIN(2 * cx + 1, w - 1) * c;
-            int R = r0[x0] + r0[x1] + r1[x0] + r1[x1];
-            int G = r0[x0 + 1] + r0[x1 + 1] + r1[x0 + 1] + r1[x1 + 1];
-            int B = r0[x0 + 2] + r0[x1 + 2] + r1[x0 + 2] + r1[x1 + 2];
-            /* sums of 4: shift by 18 instead of 16 */
-            U[cx] = (uint8_t)((UR * R + UG * G + UB * B + (128 << 18) + (1 << 17)) >> 18);
-            V[cx] = (uint8_t)((VR * R + VG * G + VB * B + (128 << 18) + (1 << 17)) >> 18);
+        int n = w / 2;
+        if (c == 3) chroma_row(r0, r1, U, V, n, 3);
+        else chroma_row(r0, r1, U, V, n, 4);
+        if (w & 1) { /* the last column pairs with its own repeat */
+            const uint8_t *a = r0 + (size_t)(w - 1) * c, *b = r1 + (size_t)(w - 1) * c;
+            int R = 2 * (a[0] + b[0]), G = 2 * (a[1] + b[1]), B = 2 * (a[2] + b[2]);
+            U[n] = chroma(UR, UG, UB, R, G, B);
+            V[n] = chroma(VR, VG, VB, R, G, B);
         }
     }
 }
