@@ -116,3 +116,6 @@ install: build
 
 clean:
 	rm -rf build build-san
+
+# The page (web/) is embedded into the server by .incbin: rebuild when it changes.
+$(BUILD)/tools/serve/assets.o: $(wildcard web/*)

@@ -5,6 +5,7 @@
 #include "bench_detect.h"
 #include "bench_nn.h"
 #include "bench_pipeline.h"
+#include "bench_serve.h"
 #include "cli.h"
 #include "commands.h"
 
@@ -21,6 +22,7 @@ static const bench_entry benches[] = {
     {"train", bench_nn_train, "CNN training steps/s (--net CFG --batch N --threads N --seconds S)"},
     {"pipeline", bench_pipeline, "decode+detect+classify+track fps on a video (--input F --threads N)"},
     {"classify", bench_nn_classify, "emo_classify faces/s (--net CFG|--model EMO --batch N --threads N)"},
+    {"serve", bench_serve, "web server load: N clients streaming 640x480 frames (--clients N --seconds S)"},
 };
 
 static void bench_usage(FILE *f) {

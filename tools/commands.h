@@ -6,5 +6,6 @@ int cmd_camera(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_image(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_video(int argc, char **argv);
 #endif

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"convert", cmd_convert, "decode an image and write it again (grey, resized)"},
     {"data", cmd_data, "class counts per split of a training dataset; a grid of augmented samples"},
     {"image", cmd_image, "emotions of the faces in photos: annotated images, JSON or text"},
+    {"serve", cmd_serve, "the live web demo and JSON API on http://127.0.0.1:2000/"},
     {"video", cmd_video, "emotions in a video file: annotated MP4, per-frame CSV, timeline plot"},
 };
 
