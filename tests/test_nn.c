@@ -146,16 +146,22 @@ static void test_conv_fast_torch(void) {
     for (int i = 0; i < 5; i++) conv_case(conv_cases[i], 1);
 }
 
-/* Fast against naive on shapes that take several im2col chunks, with acc. */
-static void test_conv_fast_vs_naive(void) {
+/* Fast against naive on shapes that take several im2col chunks or the direct
+ * kernels, with acc, both algorithms. */
+static void conv_fast_vs_naive(void) {
     nn_conv_shape shapes[] = {
         {9, 24, 24, 16, 24, 24, 32, 3, 1, 1, 1}, /* chunks of a few images */
         {3, 11, 13, 6, 6, 7, 9, 3, 2, 1, 3},
         {4, 8, 8, 12, 8, 8, 12, 3, 1, 1, 12},
         {5, 6, 6, 8, 6, 6, 4, 1, 1, 0, 1},
+        /* direct AVX-512 kernels: odd widths (12 + 6 + 1 tiles), 5x5, unpadded */
+        {3, 7, 19, 32, 7, 19, 64, 3, 1, 1, 1},
+        {2, 6, 6, 64, 6, 6, 32, 5, 1, 2, 1},
+        {2, 9, 9, 32, 7, 7, 32, 3, 1, 0, 1},
+        {2, 8, 8, 1, 8, 8, 32, 3, 1, 1, 1},
     };
     uint64_t seed = 7;
-    for (int t = 0; t < 4; t++) {
+    for (int t = 0; t < 8; t++) {
         nn_conv_shape *s = &shapes[t];
         size_t nx = (size_t)s->n * s->h * s->w * s->cin, ny = (size_t)s->n * s->oh * s->ow * s->cout;
         size_t nw = (size_t)s->cout * s->k * s->k * (s->cin / s->groups);
@@ -172,6 +178,7 @@ static void test_conv_fast_vs_naive(void) {
         float *scratch = malloc((nn_conv_scratch_floats(s) + 1) * 4);
         nn_conv_forward_ref(s, x, w, b, NN_ACT_RELU, y1);
         nn_conv_forward(s, x, w, b, NN_ACT_RELU, y2, scratch, 2);
+        CHECK_MSG(rel_err(y2, y1, ny) < 1e-5, "algo %d shape %d forward", nn_conv_algo, t);
         CHECK_MSG(rel_err(y2, y1, ny) < 1e-5, "shape %d forward: %g", t, rel_err(y2, y1, ny));
         nn_conv_backward_ref(s, x, w, dy, gw1, gb1, gx1, 1);
         nn_conv_backward(s, x, w, dy, gw2, gb2, gx2, 1, scratch, 2);
@@ -181,6 +188,15 @@ static void test_conv_fast_vs_naive(void) {
         free(x), free(w), free(b), free(dy), free(y1), free(y2), free(gx1), free(gx2);
         free(gw1), free(gw2), free(gb1), free(gb2), free(scratch);
     }
+}
+
+static void test_conv_fast_vs_naive(void) {
+    conv_fast_vs_naive();
+    nn_conv_algo = NN_CONV_IM2COL;
+    conv_fast_vs_naive();
+    nn_conv_algo = NN_CONV_DIRECT;
+    conv_fast_vs_naive();
+    nn_conv_algo = NN_CONV_AUTO;
 }
 
 static void test_bn_torch(void) {

@@ -26,6 +26,16 @@ static void net_name(const char *path, char *out, size_t cap) {
     if (dot) *dot = 0;
 }
 
+static int set_conv(const char *conv) {
+    if (strcmp(conv, "auto") == 0) nn_conv_algo = NN_CONV_AUTO;
+    else if (strcmp(conv, "im2col") == 0) nn_conv_algo = NN_CONV_IM2COL;
+    else {
+        fprintf(stderr, "emo bench: --conv wants auto or im2col, got '%s'\n", conv);
+        return 2;
+    }
+    return 0;
+}
+
 typedef struct timing {
     double *t;
     int n, cap;
@@ -65,6 +75,7 @@ int bench_nn_train(int argc, char **argv) {
     int batch = 64, threads = 1;
     float seconds = 10, warmup = 2;
     bool profile = false;
+    const char *conv = "auto";
     const cli_opt opts[] = {
         {"net", 0, "PATH", "network config (default models/vgg-s.cfg)", .out_str = &cfg},
         {"batch", 'b', "N", "images per step (default 64)", .out_int = &batch},
@@ -72,12 +83,14 @@ int bench_nn_train(int argc, char **argv) {
         {"seconds", 's', "S", "timed window (default 10)", .out_float = &seconds},
         {"warmup", 0, "S", "untimed warm-up (default 2)", .out_float = &warmup},
         {"profile", 0, NULL, "print time per layer", .out_flag = &profile},
+        {"conv", 0, "auto|im2col", "convolution kernels (default auto: direct AVX-512 where it applies)", .out_str = &conv},
         {0},
     };
     int npos, r = cli_parse(argc, argv, opts, "[OPTIONS]",
                             "Times training steps (forward, softmax cross-entropy, backward, Adam) on random data.",
                             &npos);
     if (r) return r == 1 ? 0 : r;
+    if (set_conv(conv)) return 2;
     nn_net *net;
     if (nn_net_from_cfg_file(&net, cfg)) return cli_error("bench train", "cannot build the network");
     nn_net_init_params(net, 1);
@@ -147,8 +160,10 @@ int bench_nn_classify(int argc, char **argv) {
     const char *cfg = "models/vgg-s.cfg", *model_path = NULL;
     int batch = 64, threads = 1;
     float seconds = 10, warmup = 2;
+    const char *conv = "auto";
     const cli_opt opts[] = {
         {"net", 0, "PATH", "network config, random weights (default models/vgg-s.cfg)", .out_str = &cfg},
+        {"conv", 0, "auto|im2col", "convolution kernels (default auto: direct AVX-512 where it applies)", .out_str = &conv},
         {"model", 'm', "PATH", "a trained .emo model instead of --net", .out_str = &model_path},
         {"batch", 'b', "N", "faces per emo_classify call (default 64)", .out_int = &batch},
         {"threads", 't', "N", "threads (default 1; 0 = all cores)", .out_int = &threads},
@@ -159,6 +174,7 @@ int bench_nn_classify(int argc, char **argv) {
     int npos, r = cli_parse(argc, argv, opts, "[OPTIONS]",
                             "Times emo_classify on 48x48 grey faces with a BN-folded model.", &npos);
     if (r) return r == 1 ? 0 : r;
+    if (set_conv(conv)) return 2;
     if (batch < 1 || batch > 4096) return cli_error("bench classify", "--batch %d outside [1, 4096]", batch);
     char tmp[64] = "", name[64];
     emo_model *m = NULL;

@@ -12,6 +12,10 @@
 #include <dnnl.h>
 #include <string.h>
 
+int nn_conv_algo = NN_CONV_AUTO;
+int nn_dw_chunk_bytes = 768 << 10;
+int nn_direct_rx = 0; /* tile choice: 0 auto; 8 or 6 force one (benchmarks) */
+
 void nn_sgemm(char ta, char tb, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc) {
     if (m <= 0 || n <= 0) return;
@@ -98,7 +102,7 @@ static int chunk_images(const nn_conv_shape *s) {
     return (int)c;
 }
 
-size_t nn_conv_scratch_floats(const nn_conv_shape *s) {
+static size_t im2col_scratch(const nn_conv_shape *s) {
     if (is_pointwise(s)) return 0;
     /* col and dcol for one chunk */
     return 2 * (size_t)chunk_images(s) * s->oh * s->ow * s->k * s->k * (s->cin / s->groups);
@@ -172,8 +176,8 @@ static void bias_act(size_t rows, int c, const float *b, nn_act act, float *out,
     }
 }
 
-void nn_conv_forward(const nn_conv_shape *s, const float *in, const float *w, const float *b,
-                     nn_act act, float *out, float *scratch, int threads) {
+static void im2col_forward(const nn_conv_shape *s, const float *in, const float *w, const float *b,
+                           nn_act act, float *out, float *scratch, int threads) {
     int cig = s->cin / s->groups, cog = s->cout / s->groups;
     int K = s->k * s->k * cig;
     size_t opix = (size_t)s->oh * s->ow;
@@ -194,17 +198,11 @@ void nn_conv_forward(const nn_conv_shape *s, const float *in, const float *w, co
     bias_act(s->n * opix, s->cout, b, act, out, threads);
 }
 
-void nn_conv_backward(const nn_conv_shape *s, const float *in, const float *w, const float *dout,
-                      float *dw, float *db, float *din, int acc, float *scratch, int threads) {
+static void im2col_backward(const nn_conv_shape *s, const float *in, const float *w, const float *dout,
+                            float *dw, float *db, float *din, int acc, float *scratch, int threads) {
     int cig = s->cin / s->groups, cog = s->cout / s->groups;
     int K = s->k * s->k * cig;
     size_t ipix = (size_t)s->h * s->w, opix = (size_t)s->oh * s->ow;
-    if (db) {
-        for (size_t r = 0; r < s->n * opix; r++) {
-            const float *d = dout + r * s->cout;
-            for (int j = 0; j < s->cout; j++) db[j] += d[j];
-        }
-    }
     if (is_pointwise(s)) {
         int rows = (int)(s->n * opix);
         if (dw) nn_sgemm('T', 'N', s->cout, K, rows, 1, dout, s->cout, in, s->cin, 1, dw, K);
@@ -229,4 +227,251 @@ void nn_conv_backward(const nn_conv_shape *s, const float *in, const float *w, c
             }
         }
     }
+}
+
+/* ---- direct convolution, AVX-512 ---------------------------------------------------
+ *
+ * For stride-1, ungrouped convolutions with channel counts that are multiples
+ * of 32 (vgg-s/m: every layer). No im2col: the input is zero-padded once, the
+ * weights are repacked to (KH, KW, Cin, Cout) so 32 output channels are two
+ * vectors, and a register tile of RX output pixels x 32 channels (2*RX
+ * accumulators, RX up to 12) sums KH*KW*Cin broadcast-FMAs per pixel.
+ *   forward:        out = conv(pad(x), W)
+ *   backward data:  din = conv(pad'(dout), W flipped, Cin <-> Cout), pad' = k-1-pad
+ *   backward weights: dW[ky][kx][ci][co] += sum_p x(p + (ky, kx))[ci] dout(p)[co],
+ *                   tiles of 8 input channels x 32 output channels, over
+ *                   chunks of images, threads split the (ky, kx, ci, co) tiles. */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#include <omp.h>
+
+/* Where each kernel applies and, measured on Zen 5 (docs/BENCHMARKS.md), beats
+ * im2col + dnnl_sgemm: forward and backward-data on rows of 12 pixels or more;
+ * backward-weights only on large images, where the GEMM's narrow side (Cout)
+ * hurts it; on small images its long-K GEMM wins. NN_CONV_DIRECT forces
+ * them wherever they apply (tests). */
+static int direct_fwd_ok(const nn_conv_shape *s) {
+    return nn_conv_algo != NN_CONV_IM2COL && s->stride == 1 && s->groups == 1 && s->cout % 32 == 0 && s->k > 1 &&
+           (s->ow >= 12 || nn_conv_algo == NN_CONV_DIRECT);
+}
+static int direct_bwd_data_ok(const nn_conv_shape *s) {
+    return nn_conv_algo != NN_CONV_IM2COL && s->stride == 1 && s->groups == 1 && s->cin % 32 == 0 && s->k > 1 &&
+           s->k - 1 - s->pad >= 0 && (s->w >= 12 || nn_conv_algo == NN_CONV_DIRECT);
+}
+static int direct_bwd_w_ok(const nn_conv_shape *s) {
+    return nn_conv_algo != NN_CONV_IM2COL && s->stride == 1 && s->groups == 1 && s->cin % 8 == 0 &&
+           s->cout % 32 == 0 && s->k > 1 && (s->oh * s->ow >= 1024 || nn_conv_algo == NN_CONV_DIRECT);
+}
+
+/* (n, h, w, c) -> (n, h+2p, w+2p, c) with zero borders. */
+static void pad_nhwc(const float *in, int n, int h, int w, int c, int p, float *out, int threads) {
+    int hp = h + 2 * p, wp = w + 2 * p;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long li = 0; li < (long)n * hp; li++) {
+        int i = (int)(li / hp), y = (int)(li % hp) - p;
+        float *o = out + (size_t)li * wp * c;
+        if (y < 0 || y >= h) {
+            memset(o, 0, (size_t)wp * c * sizeof *o);
+            continue;
+        }
+        memset(o, 0, (size_t)p * c * sizeof *o);
+        memcpy(o + (size_t)p * c, in + (((size_t)i * h + y) * w) * c, (size_t)w * c * sizeof *o);
+        memset(o + (size_t)(p + w) * c, 0, (size_t)p * c * sizeof *o);
+    }
+}
+
+/* One tile: RX consecutive output pixels of one row x 16*CV channels
+ * (RX*CV accumulators, at most 24 of the 32 vector registers).
+ * xp: padded input at the tile's top-left tap, xrow floats per padded row;
+ * wr: repacked weights at channel co0, (k, k, cin, cout). */
+static inline __attribute__((always_inline)) void fwd_tile(const int RX, const int CV, const float *xp, size_t xrow,
+                                                           int cin, int k, const float *wr, int cout, float *out,
+                                                           const float *bias, int relu, int accum) {
+    __m512 a[8][4], w[4];
+    for (int v = 0; v < CV; v++) w[v] = bias ? _mm512_loadu_ps(bias + 16 * v) : _mm512_setzero_ps();
+    for (int r = 0; r < RX; r++)
+        for (int v = 0; v < CV; v++) a[r][v] = w[v];
+    for (int ky = 0; ky < k; ky++)
+        for (int kx = 0; kx < k; kx++) {
+            const float *xr = xp + ky * xrow + (size_t)kx * cin;
+            const float *wk = wr + (size_t)(ky * k + kx) * cin * cout;
+            for (int ci = 0; ci < cin; ci++) {
+                for (int v = 0; v < CV; v++) w[v] = _mm512_loadu_ps(wk + (size_t)ci * cout + 16 * v);
+                for (int r = 0; r < RX; r++) {
+                    __m512 b = _mm512_set1_ps(xr[(size_t)r * cin + ci]);
+                    for (int v = 0; v < CV; v++) a[r][v] = _mm512_fmadd_ps(b, w[v], a[r][v]);
+                }
+            }
+        }
+    for (int r = 0; r < RX; r++)
+        for (int v = 0; v < CV; v++) {
+            float *o = out + (size_t)r * cout + 16 * v;
+            __m512 t = a[r][v];
+            if (accum) t = _mm512_add_ps(t, _mm512_loadu_ps(o));
+            if (relu) t = _mm512_max_ps(t, _mm512_setzero_ps());
+            _mm512_storeu_ps(o, t);
+        }
+}
+
+/* out (n, oh, ow, cout) = conv(xp (n, oh+k-1, ow+k-1, cin), wr (k, k, cin, cout)).
+ * Tiles: 8 pixels x 32 channels, or 6 x 64 where the channels allow it and
+ * the row is narrow (fewer weight loads per FMA). */
+static void direct_conv(const float *xp, int n, int oh, int ow, int cin, int cout, int k, const float *wr,
+                        const float *bias, int relu, int accum, float *out, int threads) {
+    int wp = ow + k - 1, hp = oh + k - 1;
+    size_t xrow = (size_t)wp * cin;
+    int wide = cout % 64 == 0 && (nn_direct_rx == 6 || (nn_direct_rx == 0 && ow % 8 != 0));
+#define TILE(RX, CV) fwd_tile(RX, CV, xrow0 + (size_t)ox * cin, xrow, cin, k, wr + co, cout, orow + (size_t)ox * cout + co, \
+                              bias ? bias + co : NULL, relu, accum)
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (long li = 0; li < (long)n * oh; li++) {
+        int i = (int)(li / oh), oy = (int)(li % oh);
+        const float *xrow0 = xp + ((size_t)i * hp + oy) * xrow;
+        float *orow = out + (size_t)li * ow * cout;
+        if (wide) {
+            for (int co = 0; co < cout; co += 64) {
+                int ox = 0;
+                for (; ox + 6 <= ow; ox += 6) TILE(6, 4);
+                for (; ox + 4 <= ow; ox += 4) TILE(4, 4);
+                for (; ox < ow; ox++) TILE(1, 4);
+            }
+        } else {
+            for (int co = 0; co < cout; co += 32) {
+                int ox = 0;
+                for (; ox + 8 <= ow; ox += 8) TILE(8, 2);
+                for (; ox + 4 <= ow; ox += 4) TILE(4, 2);
+                for (; ox < ow; ox++) TILE(1, 2);
+            }
+        }
+    }
+#undef TILE
+}
+
+/* dW tile: 8 input channels x 32 output channels at tap (ky, kx), summed
+ * over images [0, nb) of the padded input xp and dout. */
+static void dw_tile(const float *xp, const float *dout, int nb, int oh, int ow, int cin, int cout, int k, int ky,
+                    int kx, int ci0, int co0, float *dw) {
+    __m512 a0[8], a1[8];
+    for (int r = 0; r < 8; r++) a0[r] = a1[r] = _mm512_setzero_ps();
+    int wp = ow + k - 1, hp = oh + k - 1;
+    for (int i = 0; i < nb; i++)
+        for (int oy = 0; oy < oh; oy++) {
+            const float *x = xp + (((size_t)i * hp + oy + ky) * wp + kx) * cin + ci0;
+            const float *d = dout + (((size_t)i * oh + oy) * ow) * cout + co0;
+            for (int ox = 0; ox < ow; ox++, x += cin, d += cout) {
+                __m512 d0 = _mm512_loadu_ps(d), d1 = _mm512_loadu_ps(d + 16);
+                for (int r = 0; r < 8; r++) {
+                    __m512 b = _mm512_set1_ps(x[r]);
+                    a0[r] = _mm512_fmadd_ps(b, d0, a0[r]);
+                    a1[r] = _mm512_fmadd_ps(b, d1, a1[r]);
+                }
+            }
+        }
+    /* dw is (cout, k, k, cin): scatter the 8 x 32 tile (small next to the sums) */
+    for (int r = 0; r < 8; r++) {
+        float t[32];
+        _mm512_storeu_ps(t, a0[r]);
+        _mm512_storeu_ps(t + 16, a1[r]);
+        for (int j = 0; j < 32; j++) dw[(((size_t)(co0 + j) * k + ky) * k + kx) * cin + ci0 + r] += t[j];
+    }
+}
+
+static size_t direct_scratch(const nn_conv_shape *s) {
+    int p2 = s->k - 1 - s->pad;
+    size_t xpad = (size_t)s->n * (s->h + 2 * s->pad) * (s->w + 2 * s->pad) * s->cin;
+    size_t dpad = p2 >= 0 ? (size_t)s->n * (s->oh + 2 * p2) * (s->ow + 2 * p2) * s->cout : 0;
+    return EMO_MAX(xpad, dpad) + (size_t)s->k * s->k * s->cin * s->cout;
+}
+
+static void direct_forward(const nn_conv_shape *s, const float *in, const float *w, const float *b, nn_act act,
+                           float *out, float *scratch, int threads) {
+    size_t K = (size_t)s->k * s->k * s->cin;
+    float *wr = scratch, *xp = scratch + K * s->cout;
+    /* (cout, K) -> (K, cout) */
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t j = 0; j < K; j++)
+        for (int co = 0; co < s->cout; co++) wr[j * s->cout + co] = w[(size_t)co * K + j];
+    pad_nhwc(in, s->n, s->h, s->w, s->cin, s->pad, xp, threads);
+    direct_conv(xp, s->n, s->oh, s->ow, s->cin, s->cout, s->k, wr, b, act == NN_ACT_RELU, 0, out, threads);
+}
+
+static void direct_backward_data(const nn_conv_shape *s, const float *w, const float *dout, float *din, int acc,
+                                 float *scratch, int threads) {
+    int k = s->k, p2 = k - 1 - s->pad;
+    float *wr = scratch, *dp = scratch + (size_t)k * k * s->cin * s->cout;
+    /* wr[ky][kx][co][ci] = w[co][k-1-ky][k-1-kx][ci] */
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int t = 0; t < k * k; t++) {
+        int ky = t / k, kx = t % k;
+        for (int co = 0; co < s->cout; co++)
+            memcpy(wr + ((size_t)t * s->cout + co) * s->cin,
+                   w + (((size_t)co * k + (k - 1 - ky)) * k + (k - 1 - kx)) * s->cin, (size_t)s->cin * sizeof *wr);
+    }
+    pad_nhwc(dout, s->n, s->oh, s->ow, s->cout, p2, dp, threads);
+    direct_conv(dp, s->n, s->h, s->w, s->cout, s->cin, k, wr, NULL, 0, acc, din, threads);
+}
+
+static void direct_backward_weights(const nn_conv_shape *s, const float *in, const float *dout, float *dw,
+                                    float *scratch, int threads) {
+    int k = s->k;
+    float *xp = scratch + (size_t)k * k * s->cin * s->cout;
+    pad_nhwc(in, s->n, s->h, s->w, s->cin, s->pad, xp, threads);
+    int ntile = k * k * (s->cin / 8) * (s->cout / 32);
+    int per = s->oh * s->ow;
+    size_t xper = (size_t)(s->h + 2 * s->pad) * (s->w + 2 * s->pad) * s->cin, dper = (size_t)per * s->cout;
+    /* images per chunk: their input and output gradient stay in L2 while
+     * every tile sweeps them */
+    int chunk = (int)EMO_CLAMP((size_t)nn_dw_chunk_bytes / ((xper + dper) * sizeof(float)), 1, (size_t)s->n);
+#pragma omp parallel num_threads(threads)
+    for (int n0 = 0; n0 < s->n; n0 += chunk) {
+        int nb = EMO_MIN(chunk, s->n - n0);
+#pragma omp for schedule(static)
+        for (int t = 0; t < ntile; t++) {
+            int co0 = (t % (s->cout / 32)) * 32, r = t / (s->cout / 32);
+            int ci0 = (r % (s->cin / 8)) * 8, kk = r / (s->cin / 8);
+            dw_tile(xp + n0 * xper, dout + n0 * dper, nb, s->oh, s->ow, s->cin, s->cout, k, kk / k, kk % k, ci0, co0,
+                    dw);
+        }
+    }
+}
+#else
+static int direct_fwd_ok(const nn_conv_shape *s) { return 0; }
+static int direct_bwd_data_ok(const nn_conv_shape *s) { return 0; }
+static int direct_bwd_w_ok(const nn_conv_shape *s) { return 0; }
+static size_t direct_scratch(const nn_conv_shape *s) { return 0; }
+static void direct_forward(const nn_conv_shape *s, const float *in, const float *w, const float *b, nn_act act,
+                           float *out, float *scratch, int threads) {}
+static void direct_backward_data(const nn_conv_shape *s, const float *w, const float *dout, float *din, int acc,
+                                 float *scratch, int threads) {}
+static void direct_backward_weights(const nn_conv_shape *s, const float *in, const float *dout, float *dw,
+                                    float *scratch, int threads) {}
+#endif
+
+/* ---- dispatch --------------------------------------------------------------------- */
+
+size_t nn_conv_scratch_floats(const nn_conv_shape *s) {
+    size_t d = direct_fwd_ok(s) || direct_bwd_data_ok(s) || direct_bwd_w_ok(s) ? direct_scratch(s) : 0;
+    return EMO_MAX(im2col_scratch(s), d);
+}
+
+void nn_conv_forward(const nn_conv_shape *s, const float *in, const float *w, const float *b, nn_act act, float *out,
+                     float *scratch, int threads) {
+    if (direct_fwd_ok(s)) direct_forward(s, in, w, b, act, out, scratch, threads);
+    else im2col_forward(s, in, w, b, act, out, scratch, threads);
+}
+
+void nn_conv_backward(const nn_conv_shape *s, const float *in, const float *w, const float *dout, float *dw,
+                      float *db, float *din, int acc, float *scratch, int threads) {
+    int dwd = dw && direct_bwd_w_ok(s), dind = din && direct_bwd_data_ok(s);
+    if (db) {
+        size_t rows = (size_t)s->n * s->oh * s->ow;
+        for (size_t r = 0; r < rows; r++) {
+            const float *d = dout + r * s->cout;
+            for (int j = 0; j < s->cout; j++) db[j] += d[j];
+        }
+    }
+    if (dwd) direct_backward_weights(s, in, dout, dw, scratch, threads);
+    if (dind) direct_backward_data(s, w, dout, din, acc, scratch, threads);
+    if ((dw && !dwd) || (din && !dind))
+        im2col_backward(s, in, w, dout, dwd ? NULL : dw, NULL, dind ? NULL : din, acc, scratch, threads);
 }

@@ -185,26 +185,30 @@ void nn_maxpool_backward(const nn_pool_shape *s, const float *in, const float *o
     int c = s->c;
     if (!acc) memset(din, 0, (size_t)s->n * s->h * s->w * c * sizeof *din);
     /* The gradient goes to the first maximum of each window in scan order
-     * (as PyTorch). Images are independent, so split over them. */
+     * (as PyTorch). Images are independent, so split over them; channels in
+     * blocks so the "already routed" flags sit on the stack. */
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < s->n; n++)
         for (int oy = 0; oy < s->oh; oy++)
             for (int ox = 0; ox < s->ow; ox++) {
                 size_t oo = (((size_t)n * s->oh + oy) * s->ow + ox) * c;
-                for (int j = 0; j < c; j++) {
-                    float m = out[oo + j];
-                    int done = 0;
-                    for (int ky = 0; ky < s->k && !done; ky++) {
+                for (int c0 = 0; c0 < c; c0 += CB) {
+                    int cb = EMO_MIN(CB, c - c0);
+                    unsigned char done[CB] = {0};
+                    const float *m = out + oo + c0, *d = dout + oo + c0;
+                    for (int ky = 0; ky < s->k; ky++) {
                         int iy = oy * s->stride - s->pad + ky;
                         if (iy < 0 || iy >= s->h) continue;
                         for (int kx = 0; kx < s->k; kx++) {
                             int ix = ox * s->stride - s->pad + kx;
                             if (ix < 0 || ix >= s->w) continue;
-                            size_t io = (((size_t)n * s->h + iy) * s->w + ix) * c + j;
-                            if (in[io] == m) {
-                                din[io] += dout[oo + j];
-                                done = 1;
-                                break;
+                            size_t io = (((size_t)n * s->h + iy) * s->w + ix) * c + c0;
+                            const float *x = in + io;
+                            float *g = din + io;
+                            for (int j = 0; j < cb; j++) {
+                                int hit = !done[j] && x[j] == m[j];
+                                g[j] += hit ? d[j] : 0.0f;
+                                done[j] |= hit;
                             }
                         }
                     }

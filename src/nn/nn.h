@@ -234,7 +234,14 @@ typedef struct nn_conv_shape {
     int k, stride, pad, groups;
 } nn_conv_shape;
 
-/* Naive reference (direct loops) and fast (im2col + dnnl_sgemm) versions.
+/* Which fast convolution nn_conv_forward/backward use: AUTO picks the
+ * AVX-512 direct kernels where they apply (stride 1, no groups, channels
+ * multiples of 32) where they are faster and im2col + GEMM elsewhere;
+ * IM2COL and DIRECT force one (benchmarks, tests). Process-wide. */
+enum { NN_CONV_AUTO = 0, NN_CONV_IM2COL = 1, NN_CONV_DIRECT = 2 };
+extern int nn_conv_algo;
+
+/* Naive reference (direct loops) and fast (direct or im2col + dnnl_sgemm) versions.
  * out (n, oh, ow, cout) = conv(in) + b (b may be NULL), then act. */
 void nn_conv_forward_ref(const nn_conv_shape *s, const float *in, const float *w, const float *b,
                          nn_act act, float *out);
