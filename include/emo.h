@@ -257,7 +257,8 @@ typedef struct emo_dataset {
 
 emo_dataset_params emo_dataset_params_default(void);
 /* Loads FER2013 (csv: plain or gzip, detected from the bytes). votes: the
- * FER+ file, needed by EMO_LABELS_MAJORITY / SOFT, else may be NULL. Columns
+ * FER+ file, needed by EMO_LABELS_MAJORITY / SOFT (not read with
+ * EMO_LABELS_FER2013, so it may be NULL). Columns
  * are found by their header names; `Usage` is optional. On failure ds is
  * left empty (count 0) and freeable. */
 int emo_dataset_load_fer2013(emo_dataset *ds, const char *csv, const char *votes,
