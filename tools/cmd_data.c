@@ -67,8 +67,10 @@ int cmd_data(int argc, char **argv) {
         return cli_error("data", "cannot split");
     }
 
-    printf("%s: %d images, %d classes, labels: %s%s\n", argv[1], ds.count, ds.nclasses, labels,
-           ds.soft ? " (soft)" : "");
+    printf("%s: %d images, %d classes, labels: %s\n", argv[1], ds.count, ds.nclasses,
+           p.labels == EMO_LABELS_SOFT       ? "FER+ vote distributions (majority counted)"
+           : p.labels == EMO_LABELS_MAJORITY ? "FER+ majority vote"
+                                             : "the data's own");
     static const int splits[3] = {EMO_SPLIT_TRAIN, EMO_SPLIT_VAL, EMO_SPLIT_TEST};
     int counts[3][EMO_DATASET_MAX_CLASSES], totals[3];
     for (int s = 0; s < 3; s++) totals[s] = emo_dataset_class_counts(&ds, splits[s], counts[s]);
