@@ -603,7 +603,9 @@ int emo_detect(emo_detector *d, const emo_image *grey, const emo_detect_params *
 typedef struct emo_video emo_video;
 
 typedef struct emo_video_info {
-    int width, height;    /* of the first frame; later frames may differ */
+    int width, height;    /* of the first frame as returned (upright); later frames may differ */
+    int rotation;         /* 0, 90, 180, 270: clockwise turn applied to each decoded frame
+                             because the file says so (phone video); sizes above are after it */
     double fps;           /* average frame rate; 0 if unknown */
     int64_t frames;       /* estimated frame count (container's, or duration x fps); -1 unknown */
     double duration;      /* seconds; 0 if unknown */

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/display.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
@@ -77,6 +78,7 @@ struct emo_video {
     struct SwsContext *sws;
     int sws_w, sws_h, sws_src, sws_dst, sws_cs, sws_full; /* what sws was set up for */
 
+    emo_image upright; /* frames before rotation, for rotated video */
     emo_video_info info;
     emo_video_stats stats;
 };
@@ -84,6 +86,7 @@ struct emo_video {
 void emo_video_close(emo_video *v) {
     if (!v) return;
     sws_freeContext(v->sws);
+    emo_image_free(&v->upright);
     av_frame_free(&v->frame);
     av_packet_free(&v->pkt);
     avcodec_free_context(&v->dec);
@@ -174,8 +177,17 @@ int emo_video_open(emo_video **out, const char *path) {
     v->tb = st->time_base;
 
     emo_video_info *in = &v->info;
-    in->width = par->width;
-    in->height = par->height;
+    /* Phones store portrait video as landscape frames plus a display
+     * matrix; frames are turned upright here, as players do. */
+    const uint8_t *dm = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, NULL);
+    if (dm) {
+        double theta = -round(av_display_rotation_get((const int32_t *)dm)); /* clockwise degrees */
+        int r = (int)(theta - 360 * floor(theta / 360));
+        in->rotation = r == 90 || r == 180 || r == 270 ? r : 0;
+    }
+    bool turned = in->rotation == 90 || in->rotation == 270;
+    in->width = turned ? par->height : par->width;
+    in->height = turned ? par->width : par->height;
     AVRational fr = av_guess_frame_rate(v->fmt, st, NULL);
     in->fps = fr.num > 0 && fr.den > 0 ? av_q2d(fr) : 0;
     if (st->duration > 0 && st->duration != AV_NOPTS_VALUE) in->duration = st->duration * av_q2d(st->time_base);
@@ -216,6 +228,24 @@ static enum AVPixelFormat plain_format(enum AVPixelFormat f, int *full) {
     }
 }
 
+/* dst = src turned clockwise by rot (90, 180 or 270) degrees. */
+static int rotate_image(const emo_image *src, emo_image *dst, int rot) {
+    int w = src->width, h = src->height, c = src->channels;
+    int s = rot == 180 ? emo_image_alloc(dst, w, h, c) : emo_image_alloc(dst, h, w, c);
+    if (s) return s;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = src->data + (size_t)y * src->stride;
+        for (int x = 0; x < w; x++) {
+            int dx, dy;
+            if (rot == 90) dx = h - 1 - y, dy = x;
+            else if (rot == 180) dx = w - 1 - x, dy = h - 1 - y;
+            else dx = y, dy = w - 1 - x;
+            memcpy(dst->data + (size_t)dy * dst->stride + (size_t)dx * c, row + (size_t)x * c, (size_t)c);
+        }
+    }
+    return EMO_OK;
+}
+
 static int convert_frame(emo_video *v, emo_image *out, int channels) {
     AVFrame *f = v->frame;
     if (f->width <= 0 || f->height <= 0 || f->width > EMO_MAX_SIDE || f->height > EMO_MAX_SIDE ||
@@ -238,12 +268,14 @@ static int convert_frame(emo_video *v, emo_image *out, int channels) {
         v->sws_w = f->width, v->sws_h = f->height, v->sws_src = src, v->sws_dst = dst, v->sws_cs = cs;
         v->sws_full = full;
     }
-    int s = emo_image_alloc(out, f->width, f->height, channels);
+    int rot = v->info.rotation;
+    emo_image *to = rot ? &v->upright : out;
+    int s = emo_image_alloc(to, f->width, f->height, channels);
     if (s) return s;
-    uint8_t *dp[4] = {out->data, NULL, NULL, NULL};
-    int ds[4] = {out->stride, 0, 0, 0};
+    uint8_t *dp[4] = {to->data, NULL, NULL, NULL};
+    int ds[4] = {to->stride, 0, 0, 0};
     sws_scale(v->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dp, ds);
-    return EMO_OK;
+    return rot ? rotate_image(to, out, rot) : EMO_OK;
 }
 
 /* At the end: if the frames stopped well before the container's duration,

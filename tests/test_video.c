@@ -208,6 +208,40 @@ static void test_damage_everywhere(void) {
     }
 }
 
+/* A display matrix (phone video) turns the frames upright, as players do:
+ * rotated.mp4 is plain.mp4's stream with "rotate 90 counter-clockwise". */
+static void test_rotation(void) {
+    emo_video *a = NULL, *b = NULL;
+    CHECK_OK(emo_video_open(&a, "tests/data/video/plain.mp4"));
+    CHECK_OK(emo_video_open(&b, "tests/data/video/rotated.mp4"));
+    if (!a || !b) {
+        emo_video_close(a);
+        emo_video_close(b);
+        return;
+    }
+    CHECK_EQ_INT(emo_video_get_info(a)->rotation, 0);
+    CHECK_EQ_INT(emo_video_get_info(b)->rotation, 270);
+    CHECK_EQ_INT(emo_video_get_info(b)->width, 48);
+    CHECK_EQ_INT(emo_video_get_info(b)->height, 64);
+    emo_image fa = {0}, fb = {0};
+    int n = 0, bad = 0;
+    while (emo_video_read(a, &fa, 3, NULL) == EMO_OK) {
+        CHECK_OK(emo_video_read(b, &fb, 3, NULL));
+        CHECK(fb.width == 48 && fb.height == 64);
+        /* fb(x, y) = fa(w - 1 - y, x) for a quarter turn counter-clockwise */
+        for (int y = 0; y < 64 && fb.width == 48; y++)
+            for (int x = 0; x < 48; x++)
+                bad += memcmp(fb.data + (size_t)y * fb.stride + x * 3, fa.data + (size_t)x * fa.stride + (63 - y) * 3, 3) != 0;
+        n++;
+    }
+    CHECK_EQ_INT(n, 3);
+    CHECK_EQ_INT(bad, 0);
+    emo_image_free(&fa);
+    emo_image_free(&fb);
+    emo_video_close(a);
+    emo_video_close(b);
+}
+
 static void test_audio_only(void) {
     emo_video *v = NULL;
     CHECK_EQ_INT(emo_video_open(&v, "tests/data/video/audio_only.m4a"), EMO_EUNSUPPORTED);
@@ -412,6 +446,7 @@ static const test_case cases[] = {
     {"truncated", test_truncated},
     {"corrupt_middle", test_corrupt_middle},
     {"damage_everywhere", test_damage_everywhere},
+    {"rotation", test_rotation},
     {"audio_only", test_audio_only},
     {"unknown_codec", test_unknown_codec},
     {"not_a_video", test_not_a_video},

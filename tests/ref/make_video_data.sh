@@ -11,3 +11,8 @@ ffmpeg -v error -y -f lavfi -i "sine=frequency=440:duration=0.5" -c:a aac -b:a 2
 # "EMOX" (ffmpeg refuses to write an unknown tag itself).
 ffmpeg -v error -y -f lavfi -i "testsrc=size=64x48:rate=5" -t 0.4 -c:v mpeg4 "$out/unknown_codec.avi"
 python3 -c "import sys; p=sys.argv[1]; b=open(p,'rb').read(); assert b.count(b'FMP4')==2; open(p,'wb').write(b.replace(b'FMP4', b'EMOX'))" "$out/unknown_codec.avi"
+# The same 64x48 clip plain and with a display matrix saying "turn 90
+# degrees counter-clockwise" (as phones write portrait video), stream-copied
+# so both hold the same frames.
+ffmpeg -v error -y -f lavfi -i "testsrc=size=64x48:rate=5" -t 0.6 -c:v libx264 -preset veryfast -pix_fmt yuv420p "$out/plain.mp4"
+ffmpeg -v error -y -i "$out/plain.mp4" -c copy -metadata:s:v:0 rotate=90 "$out/rotated.mp4"
