@@ -373,8 +373,11 @@ int emo_dataset_preview(const emo_dataset *ds, const int *rows, int n, int copie
  * Emoji (fixed-size colour bitmaps, resampled and alpha-blended here).
  * Everything is clipped to the image; the chart is moved so that it stays
  * whole inside the image, or left out if the image is too small for it.
- * A drawer caches its glyphs and emoji per size and reuses its canvas, so a
- * per-frame loop allocates nothing once the sizes it meets have been seen.
+ * A drawer caches its emoji bitmaps per size (text sizes go in half-pixel
+ * steps, so cairo's glyph cache is hit too) and reuses its canvas: once warm
+ * its own buffers are not reallocated, though cairo's rasteriser makes
+ * short-lived allocations inside each call (~150 per face, freed before it
+ * returns). About 1.3 ms per 640x360 frame with two faces.
  * One thread at a time per drawer. */
 
 #define EMO_DRAW_MAX_CLASSES 32
@@ -626,7 +629,9 @@ const emo_video_info *emo_video_get_info(const emo_video *v);
 void emo_video_get_stats(const emo_video *v, emo_video_stats *out);
 /* Next frame into out as channels 1 (grey), 3 (RGB) or 4 (RGBA), with its
  * presentation time in seconds from the start (time_s may be NULL).
- * EMO_EEOF after the last frame. */
+ * EMO_EEOF after the last frame. Grey is the decoded luma (Y) stretched to
+ * full range, skipping the RGB conversion; for BT.601 video it is within a
+ * level or two of emo_image_to_grey of the RGB frame. */
 int emo_video_read(emo_video *v, emo_image *out, int channels, double *time_s);
 
 typedef struct emo_video_writer emo_video_writer;
