@@ -1,13 +1,13 @@
 // serve_page.mjs — the demo page in a real browser, run by tests/test_serve.sh:
 // Debian's chromium, headless, with a fake camera playing a y4m file.
-// Usage: node tests/serve_page.mjs URL CAMERA.y4m PHOTO ARTIFACT_DIR
+// Usage: node tests/serve_page.mjs URL CAMERA.y4m PHOTO ARTIFACT_DIR VIDEO
 // Prints "ok NAME" / "FAIL NAME: why" lines and a "N passed, M failed" line.
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const [url, y4m, photo, artifacts] = process.argv.slice(2);
+const [url, y4m, photo, artifacts, video] = process.argv.slice(2);
 const EMOJI = ['😠', '🤢', '😨', '😄', '😢', '😮', '😐', '😒', '☹️', '🙂'];
 let passed = 0, failed = 0;
 function check(name, cond, why) {
@@ -89,6 +89,29 @@ try {
   check('upload_photo_cards', up.cards === (up.photo ? up.photo.faces.length : -1) && EMOJI.includes(up.emoji), `${up.cards} cards, emoji ${up.emoji}`);
   check('upload_photo_drawn', up.photo && up.canvas[0] === up.photo.width && up.canvas[1] === up.photo.height, JSON.stringify(up.canvas));
   await page.screenshot({ path: join(artifacts, 'serve-photo.png') });
+
+  // Upload a video: progress, then the annotated video, CSV and timeline.
+  if (video) {
+    await page.setInputFiles('#file', video);
+    let done = true;
+    try {
+      await page.waitForFunction(() => !document.querySelector('#downloads').hidden
+        || document.querySelector('#upload-message').classList.contains('error'), null, { timeout: 240000 });
+    } catch (e) { done = false; }
+    const v = await page.evaluate(() => ({
+      links: [...document.querySelectorAll('#downloads a')].map((a) => a.getAttribute('href')),
+      src: document.querySelector('#result-video').getAttribute('src'),
+      timeline: !document.querySelector('#timeline').hidden,
+      message: document.querySelector('#upload-message').textContent,
+    }));
+    check('upload_video_processed', done && v.links.length === 2 && /video\.mp4$/.test(v.src), `${v.message} ${JSON.stringify(v.links)}`);
+    check('upload_video_timeline', v.timeline, v.message);
+    if (v.links.length) {
+      const csv = await page.evaluate(async (h) => (await fetch(h)).text(), v.links[1]);
+      check('upload_video_csv', csv.startsWith('frame,time_s,face_id'), csv.slice(0, 80));
+    }
+    await page.screenshot({ path: join(artifacts, 'serve-video.png'), fullPage: true });
+  }
 
   check('no_requests_leave_the_machine', outside.length === 0, outside.join(' '));
   check('no_page_errors', errors.length === 0, errors.join(' | '));

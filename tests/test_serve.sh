@@ -168,6 +168,49 @@ try: s.recv(100)
 except Exception: pass" 2>/dev/null
 expect alive_after_garbage 200 "$(code GET /api/health)"
 
+# ---- Video upload: a job with progress, then MP4, CSV and timeline -----------
+shm_before=$(ls -d /dev/shm/emo-serve-* 2>/dev/null | sort)
+expect video_accepted 202 "$(code POST '/api/video?name=single_face.mp4' --data-binary @"$SHARED/media/video/single_face.mp4")"
+JOB=$(sed -n 's/.*"job":"\([0-9a-f]*\)".*/\1/p' "$TMP/body")
+state=
+for _ in $(seq 1 1200); do
+    code GET "/api/jobs/$JOB" >/dev/null
+    state=$(sed -n 's/.*"state":"\([a-z]*\)".*/\1/p' "$TMP/body")
+    [ "$state" = done ] || [ "$state" = error ] && break
+    sleep 0.25
+done
+cp "$TMP/body" "$TMP/job.json"
+[ "$state" = done ] && ok video_job_done || bad video_job_done "$(head -c 300 "$TMP/job.json")"
+/usr/bin/python3 - "$TMP/job.json" <<'PY' && ok video_timeline || bad video_timeline "$(head -c 300 "$TMP/job.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d['done'] == d['total'] == 72 and d['faces'] > 0, d
+tl = d['timeline']
+assert len(tl) == 72 and all(p['scores'] is None or len(p['scores']) == len(d['classes']) for p in tl)
+assert tl[-1]['t'] > 2.0
+PY
+expect video_mp4 200 "$(code GET "/api/jobs/$JOB/video.mp4")"
+frames=$(ffprobe -v error -count_frames -show_entries stream=nb_read_frames -of csv=p=0 "$TMP/body" 2>/dev/null)
+[ "$frames" = 72 ] && ok video_mp4_frames || bad video_mp4_frames "$frames frames"
+expect video_csv 200 "$(code GET "/api/jobs/$JOB/faces.csv")"
+rows=$(($(wc -l <"$TMP/body") - 1))
+head -1 "$TMP/body" | grep -q '^frame,time_s,face_id,x,y,w,h,emotion,' && [ $rows -gt 0 ] && ok video_csv_rows ||
+    bad video_csv_rows "$(head -2 "$TMP/body")"
+expect video_unknown_job_404 404 "$(code GET /api/jobs/00000000000000000000000000000000)"
+expect video_job_path_404 404 "$(code GET "/api/jobs/$JOB/../../../etc/passwd" --path-as-is)"
+expect not_a_video_accepted 202 "$(code POST /api/video --data-binary @"$TMP/text.txt")"
+JOB2=$(sed -n 's/.*"job":"\([0-9a-f]*\)".*/\1/p' "$TMP/body")
+for _ in $(seq 1 100); do
+    code GET "/api/jobs/$JOB2" >/dev/null
+    grep -q '"state":"error"' "$TMP/body" && break
+    sleep 0.1
+done
+body_has not_a_video_error '"state":"error"'
+expect video_empty_400 400 "$(code POST /api/video)"
+st=$(head -c 600000000 /dev/zero | code POST /api/video -H 'Transfer-Encoding: chunked' --data-binary @- 2>/dev/null)
+expect video_huge_chunked_413 413 "$st"
+expect alive_after_videos 200 "$(code GET /api/health)"
+
 # ---- WebSocket protocol --------------------------------------------------
 SMALL=$TMP/frame.jpg
 ffmpeg -loglevel error -y -i "$PHOTO" -vf scale=320:-2 "$SMALL" 2>/dev/null || cp "$PHOTO" "$SMALL"
@@ -187,13 +230,14 @@ if command -v chromium >/dev/null && command -v node >/dev/null; then
     if [ -d node_modules/playwright-core ]; then
         # A few seconds of the face video, small, as the camera.
         ffmpeg -loglevel error -y -t 5 -i "$VIDEO" -vf scale=480:270,fps=15 -pix_fmt yuv420p "$TMP/camera.y4m"
-        timeout 180 node tests/serve_page.mjs "$URL/" "$TMP/camera.y4m" "$PHOTO" "$ART" >"$TMP/page.log" 2>&1
+        timeout 400 node tests/serve_page.mjs "$URL/" "$TMP/camera.y4m" "$PHOTO" "$ART" \
+            "$SHARED/media/video/single_face.mp4" >"$TMP/page.log" 2>&1
         grep -E '^(ok|FAIL|     )' "$TMP/page.log"
         p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/page.log")
         f=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/page.log")
         [ -z "$f" ] && tail -5 "$TMP/page.log"
         pass=$((pass + ${p:-0})); fail=$((fail + ${f:-1}))
-        [ -f "$ART/serve-camera.png" ] && echo "     screenshots: $ART/serve-camera.png $ART/serve-photo.png"
+        [ -f "$ART/serve-camera.png" ] && echo "     screenshots: $ART/serve-{camera,photo,video}.png"
     fi
 else
     bad browser_test "chromium or node missing (make deps)"
@@ -216,6 +260,8 @@ if grep -q -E 'AddressSanitizer|LeakSanitizer|runtime error' "$TMP/server.log"; 
 else
     ok sanitizer_clean
 fi
+shm_after=$(ls -d /dev/shm/emo-serve-* 2>/dev/null | sort)
+[ "$shm_before" = "$shm_after" ] && ok video_files_removed || bad video_files_removed "left: $shm_after"
 left=$(ls -A "$CWD")
 [ -z "$left" ] && ok nothing_written_to_disk || bad nothing_written_to_disk "$left"
 
@@ -230,6 +276,30 @@ rc=$?
 kill -INT $PID
 for _ in $(seq 1 100); do kill -0 $PID 2>/dev/null || break; sleep 0.1; done
 kill -0 $PID 2>/dev/null && { bad stops_on_sigint "still running"; kill -KILL $PID; } || ok stops_on_sigint
+# Server-camera mode: a video played as the camera, streamed as MJPEG.
+(cd "$CWD" && exec "$ABS_EMO" serve --port 0 --input "$(cd "$(dirname "$VIDEO")" && pwd)/$(basename "$VIDEO")" \
+    >"$TMP/server3.log" 2>&1) &
+PID=$!
+for _ in $(seq 1 300); do grep -q 'http://' "$TMP/server3.log" && break; sleep 0.1; done
+PORT3=$(sed -n 's|^emo serve: http://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/server3.log")
+curl -s --max-time 6 "http://127.0.0.1:$PORT3/stream.mjpg" -o "$TMP/stream.mjpg"
+parts=$(grep -a -c -- '--emoframe' "$TMP/stream.mjpg")
+[ "${parts:-0}" -ge 3 ] && ok server_camera_mjpeg || bad server_camera_mjpeg "$parts parts: $(tail -3 "$TMP/server3.log")"
+/usr/bin/python3 - "$TMP/stream.mjpg" "$TMP/part.jpg" <<'PY' && ok server_camera_jpeg || bad server_camera_jpeg "no JPEG part"
+import sys
+d = open(sys.argv[1], 'rb').read()
+a = d.index(b'\xff\xd8'); b = d.index(b'\xff\xd9', a)
+open(sys.argv[2], 'wb').write(d[a:b + 2])
+PY
+curl -s "http://127.0.0.1:$PORT3/api/health" | grep -q '"stream":true' && ok server_camera_health || bad server_camera_health ""
+kill -TERM $PID
+for _ in $(seq 1 100); do kill -0 $PID 2>/dev/null || break; sleep 0.1; done
+kill -0 $PID 2>/dev/null && { bad server_camera_stops "still running"; kill -KILL $PID; } || ok server_camera_stops
+grep -q -E 'AddressSanitizer|LeakSanitizer|runtime error' "$TMP/server3.log" &&
+    bad server_camera_sanitizer_clean "$(grep -E -A12 'ERROR|runtime error' "$TMP/server3.log" | head -30)" ||
+    ok server_camera_sanitizer_clean
+[ -f "$TMP/part.jpg" ] && cp "$TMP/part.jpg" "$ART/serve-mjpeg-frame.jpg"
+
 "$EMO" serve --port 99999 >/dev/null 2>&1
 [ $? -eq 2 ] && ok bad_port_usage || bad bad_port_usage "exit $?"
 "$EMO" serve --host example.com >/dev/null 2>&1

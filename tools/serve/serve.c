@@ -298,7 +298,7 @@ static const char *request_refused(server *sv, struct MHD_Connection *c) {
 
 /* ---- Routes ------------------------------------------------------------- */
 
-enum route { ROUTE_GET = 1, ROUTE_ANALYZE, ROUTE_DONE };
+enum route { ROUTE_GET = 1, ROUTE_ANALYZE, ROUTE_VIDEO, ROUTE_DONE };
 
 typedef struct request {
     enum route route;
@@ -306,6 +306,7 @@ typedef struct request {
     size_t len, cap;
     bool too_big;
     serve_settings s;
+    serve_job *job; /* ROUTE_VIDEO: the job being uploaded, until started */
 } request;
 
 static long rss_kb(void) {
@@ -458,11 +459,11 @@ static enum MHD_Result answer_analyze(server *sv, struct MHD_Connection *c, requ
 /* A chunked body that grows past the limit. libmicrohttpd 0.9 cannot queue
  * a response while a body is coming in, so the 413 is written to the socket
  * here, the sending side shut, and the connection dropped (MHD_NO). */
-static enum MHD_Result refuse_midway(struct MHD_Connection *c) {
+static enum MHD_Result refuse_midway(struct MHD_Connection *c, unsigned limit) {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!ci) return MHD_NO;
     char msg[320];
-    int body = snprintf(msg, 160, "{\"error\":\"body above the limit of %u bytes\",\"status\":413}", SERVE_MAX_BODY);
+    int body = snprintf(msg, 160, "{\"error\":\"body above the limit of %u bytes\",\"status\":413}", limit);
     char head[160];
     int hn = snprintf(head, sizeof head,
                       "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
@@ -500,6 +501,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             rq->route = ROUTE_ANALYZE;
             return MHD_YES;
         }
+        if (strcmp(url, "/api/video") == 0) {
+            if (strcmp(method, "POST") != 0) return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST a video");
+            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+            if (cl && strtoull(cl, NULL, 10) > SERVE_MAX_VIDEO) {
+                char msg[96];
+                snprintf(msg, sizeof msg, "video above the limit of %u bytes", SERVE_MAX_VIDEO);
+                return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+            }
+            char err[160];
+            if (!serve_settings_parse(sv, c, &rq->s, err, sizeof err)) return send_error(c, MHD_HTTP_BAD_REQUEST, err);
+            rq->job = serve_job_create(sv, &rq->s);
+            if (!rq->job)
+                return send_error(c, emo_last_error()[0] && strstr(emo_last_error(), "already")
+                                         ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                  emo_last_error());
+            rq->route = ROUTE_VIDEO;
+            return MHD_YES;
+        }
         if (!get) return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD here");
         /* Answered on the next call: a response queued before the (empty)
          * body is read makes libmicrohttpd 0.9 close the connection. */
@@ -516,9 +535,41 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             if (!sv->stream) return send_error(c, MHD_HTTP_NOT_FOUND, "no server camera: start with --input or --camera");
             return serve_stream_answer(sv, c) == EMO_OK ? MHD_YES : MHD_NO;
         }
+        if (strncmp(url, "/api/jobs/", 10) == 0) {
+            struct MHD_Response *r;
+            unsigned code = serve_job_answer(sv, url + 10, &r);
+            if (!code) return send_error(c, MHD_HTTP_NOT_FOUND, "no such job");
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+            MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+            enum MHD_Result ok = MHD_queue_response(c, code, r);
+            MHD_destroy_response(r);
+            return ok;
+        }
         const serve_asset *a = serve_asset_find(url);
         if (a) return answer_asset(c, a);
         return send_error(c, MHD_HTTP_NOT_FOUND, "not found");
+    }
+    if (rq->route == ROUTE_VIDEO) {
+        if (*upload_size) {
+            size_t n = *upload_size;
+            *upload_size = 0;
+            rq->len += n;
+            if (rq->len > SERVE_MAX_VIDEO) return refuse_midway(c, SERVE_MAX_VIDEO); /* on_completed aborts the job */
+            return serve_job_write(rq->job, upload, n) == EMO_OK ? MHD_YES : MHD_NO;
+        }
+        rq->route = ROUTE_DONE;
+        serve_job *j = rq->job;
+        rq->job = NULL;
+        if (rq->len == 0) {
+            serve_job_abort(sv, j);
+            return send_error(c, MHD_HTTP_BAD_REQUEST, "empty body: POST a video file");
+        }
+        if (serve_job_start(sv, j) != EMO_OK) return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, emo_last_error());
+        json_buf b = {0};
+        json_printf(&b, "{\"job\":\"%s\",\"status\":\"/api/jobs/%s\"}", serve_job_id(j), serve_job_id(j));
+        enum MHD_Result r = send_json(c, MHD_HTTP_ACCEPTED, &b);
+        json_free(&b);
+        return r;
     }
     if (rq->route != ROUTE_ANALYZE) return MHD_NO;
     if (*upload_size) {
@@ -529,7 +580,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             free(rq->body);
             rq->body = NULL;
             rq->len = rq->cap = 0;
-            return refuse_midway(c);
+            return refuse_midway(c, SERVE_MAX_BODY);
         }
         if (rq->len + n > rq->cap) {
             size_t cap = rq->cap ? rq->cap : 65536;
@@ -548,8 +599,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    server *sv = cls;
     request *rq = *con_cls;
     if (!rq) return;
+    if (rq->job) serve_job_abort(sv, rq->job); /* the upload broke off */
     free(rq->body);
     free(rq);
     *con_cls = NULL;
@@ -729,6 +782,7 @@ done:
     serve_sessions_wait(sv);
     if (sv->daemon) MHD_stop_daemon(sv->daemon);
     if (sv->stream) serve_stream_close(sv);
+    serve_jobs_close(sv);
     for (int i = 0; i < sv->npool; i++) emo_pipeline_close(sv->pool[i].p);
     free(sv->pool);
     pthread_mutex_destroy(&sv->pool_lock);

@@ -22,7 +22,8 @@
 #include <stdint.h>
 
 /* Documented limits (docs/API.md). */
-#define SERVE_MAX_BODY (32u << 20)      /* bytes in a POST body */
+#define SERVE_MAX_BODY (32u << 20)      /* bytes in a POST /api/analyze body */
+#define SERVE_MAX_VIDEO (512u << 20)    /* bytes in a POST /api/video body */
 #define SERVE_MAX_PIXELS (25u << 20)    /* pixels in an image or frame */
 #define SERVE_MAX_WS_MESSAGE (8u << 20) /* bytes in one WebSocket message */
 #define SERVE_MAX_SESSIONS 16           /* WebSocket sessions at once */
@@ -100,6 +101,7 @@ typedef struct server {
     atomic_ullong requests; /* HTTP requests answered */
 
     struct serve_stream *stream; /* --input/--camera, or NULL */
+    struct serve_jobs *jobs;     /* uploaded videos, made on first use */
 } server;
 
 double serve_now(void); /* monotonic seconds */
@@ -134,5 +136,18 @@ int serve_stream_answer(server *sv, struct MHD_Connection *c);
 /* Stops the producer and resumes every waiting client so MHD can stop. */
 void serve_stream_stop(server *sv);
 void serve_stream_close(server *sv);
+
+/* Uploaded videos (jobs.c). create: NULL with EMO_EAGAIN when a video is
+ * being processed already. The upload is written with serve_job_write, then
+ * serve_job_start processes it in a thread (or serve_job_abort drops it). */
+typedef struct serve_job serve_job;
+serve_job *serve_job_create(server *sv, const serve_settings *s);
+int serve_job_write(serve_job *j, const void *data, size_t n);
+int serve_job_start(server *sv, serve_job *j);
+void serve_job_abort(server *sv, serve_job *j);
+const char *serve_job_id(const serve_job *j);
+/* Answers GET /api/jobs/<rest>: an HTTP status and *r, or 0 for not found. */
+unsigned serve_job_answer(server *sv, const char *rest, struct MHD_Response **r);
+void serve_jobs_close(server *sv);
 
 #endif
