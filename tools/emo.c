@@ -15,8 +15,10 @@ static const command commands[] = {
     {"camera", cmd_camera, "live emotions from a camera (window, or recording to video/CSV)"},
     {"convert", cmd_convert, "decode an image and write it again (grey, resized)"},
     {"data", cmd_data, "class counts per split of a training dataset; a grid of augmented samples"},
+    {"eval", cmd_eval, "accuracy, F1 and confusion matrix of a model on a dataset split"},
     {"image", cmd_image, "emotions of the faces in photos: annotated images, JSON or text"},
     {"serve", cmd_serve, "the live web demo and JSON API on http://127.0.0.1:2000/"},
+    {"train", cmd_train, "train an emotion model (or fine-tune one) on FER2013/FER+ or your own data"},
     {"video", cmd_video, "emotions in a video file: annotated MP4, per-frame CSV, timeline plot"},
 };
 

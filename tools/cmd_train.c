@@ -1,0 +1,1037 @@
+/* cmd_train.c — `emo train`: trains an emotion CNN (models/NAME.cfg) on a
+ * dataset (FER2013 CSV with optional FER+ votes, a folder tree or an index
+ * CSV), keeps the best model on the validation split, writes a CSV log and
+ * atomic checkpoints that resume bit for bit.
+ *
+ * DETERMINISM. Everything random derives from --seed: the initial weights,
+ * the order of epoch e (emo_shuffle with emo_seed_mix(seed, e)), each row's
+ * augmentation (emo_dataset_batch with a per-epoch seed, so a row's draw
+ * depends on (seed, epoch, row) only), and dropout (the net's rng, saved in
+ * the checkpoint). A checkpoint holds the epoch and the batch reached, the
+ * running sums of the epoch, the history and the optimiser state, so a run
+ * killed and resumed with the same thread count ends with the same weights as
+ * one that never stopped.
+ *
+ * CHECKPOINT FILE ("EMOT", docs/TRAINING.md): magic, version, the training
+ * settings and progress written field by field, then the engine's own
+ * checkpoint (nn_checkpoint_save: config, weights, optimiser moments, bn
+ * statistics) as a length-prefixed blob, then a CRC-32 of everything before.
+ * Written to a temporary name and renamed: a crash or a full disk while
+ * saving leaves the previous checkpoint as it was. */
+#include "cli.h"
+#include "commands.h"
+#include "nn/nn.h"
+#include "progress.h"
+#include "train_util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define TRAIN_MAGIC "EMOT"
+#define TRAIN_VERSION 1u
+#define PATH_CAP 1024
+#define UNSET_INT INT_MIN
+
+/* Settings fixed for the life of a run (saved in the checkpoint). */
+typedef struct train_cfg {
+    char data[PATH_CAP], votes[PATH_CAP], classes[512], out[PATH_CAP], log[PATH_CAP], ckpt[PATH_CAP];
+    char augment[256], val_split[32], net_origin[PATH_CAP];
+    int labels; /* emo_label_mode */
+    int epochs, batch, max_rows, early_stop, freeze, checkpoint_every;
+    int optimizer; /* 0 sgd, 1 nesterov, 2 adam, 3 adamw */
+    int schedule;  /* nn_sched_kind */
+    float lr, min_lr, warmup, momentum, weight_decay, smoothing, clip;
+    float mean, std;
+    uint64_t seed;
+} train_cfg;
+
+typedef struct epoch_rec {
+    int epoch;
+    long long step;
+    float lr, train_loss, train_acc, val_loss, val_acc, val_f1;
+    double seconds; /* training time since the run began, at the end of this epoch */
+} epoch_rec;
+
+/* Progress (saved in the checkpoint). */
+typedef struct train_state {
+    int epoch, batch_in_epoch; /* next batch to run */
+    double loss_sum;           /* sums over the batches of this epoch run so far */
+    long long correct, seen;
+    float best_acc;
+    int best_epoch, bad_epochs, finished;
+    double elapsed;
+    int n_hist;
+    epoch_rec *hist;
+} train_state;
+
+static const char *const optim_names[] = {"sgd", "nesterov", "adam", "adamw"};
+static const char *const sched_names[] = {"const", "cosine", "step"};
+static const char *const label_names[] = {"fer2013", "ferplus-majority", "ferplus-soft"};
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) { g_stop = sig; }
+
+static int name_index(const char *s, const char *const *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(s, names[i]) == 0) return i;
+    return -1;
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void copy_str(char *dst, size_t cap, const char *s) { snprintf(dst, cap, "%s", s ? s : ""); }
+
+/* ---- checkpoint file --------------------------------------------------------- */
+
+typedef struct buf {
+    uint8_t *p;
+    size_t n, cap;
+    int oom;
+} buf;
+
+static void put(buf *b, const void *d, size_t n) {
+    if (b->oom) return;
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap * 2 > b->n + n + 4096 ? b->cap * 2 : b->n + n + 4096;
+        uint8_t *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+#define PUT(b, v) put((b), &(v), sizeof(v))
+static void put_str(buf *b, const char *s) {
+    uint32_t n = (uint32_t)strlen(s);
+    PUT(b, n);
+    put(b, s, n);
+}
+
+typedef struct rd {
+    const uint8_t *p;
+    size_t n, at;
+    int bad;
+} rd;
+
+static void get(rd *r, void *d, size_t n) {
+    if (r->bad || n > r->n - r->at) {
+        r->bad = 1;
+        memset(d, 0, n);
+        return;
+    }
+    memcpy(d, r->p + r->at, n);
+    r->at += n;
+}
+#define GET(r, v) get((r), &(v), sizeof(v))
+static void get_str(rd *r, char *s, size_t cap) {
+    uint32_t n = 0;
+    GET(r, n);
+    if (n >= cap) r->bad = 1;
+    if (r->bad) {
+        s[0] = 0;
+        return;
+    }
+    get(r, s, n);
+    s[r->bad ? 0 : n] = 0;
+}
+
+static void put_cfg(buf *b, const train_cfg *c) {
+    put_str(b, c->data);
+    put_str(b, c->votes);
+    put_str(b, c->classes);
+    put_str(b, c->out);
+    put_str(b, c->log);
+    put_str(b, c->augment);
+    put_str(b, c->val_split);
+    put_str(b, c->net_origin);
+    int32_t ints[] = {c->labels, c->epochs, c->batch, c->max_rows, c->early_stop, c->freeze, c->checkpoint_every,
+                      c->optimizer, c->schedule};
+    put(b, ints, sizeof ints);
+    float fl[] = {c->lr, c->min_lr, c->warmup, c->momentum, c->weight_decay, c->smoothing, c->clip, c->mean, c->std};
+    put(b, fl, sizeof fl);
+    PUT(b, c->seed);
+}
+
+static void get_cfg(rd *r, train_cfg *c) {
+    get_str(r, c->data, sizeof c->data);
+    get_str(r, c->votes, sizeof c->votes);
+    get_str(r, c->classes, sizeof c->classes);
+    get_str(r, c->out, sizeof c->out);
+    get_str(r, c->log, sizeof c->log);
+    get_str(r, c->augment, sizeof c->augment);
+    get_str(r, c->val_split, sizeof c->val_split);
+    get_str(r, c->net_origin, sizeof c->net_origin);
+    int32_t ints[9];
+    get(r, ints, sizeof ints);
+    c->labels = ints[0], c->epochs = ints[1], c->batch = ints[2], c->max_rows = ints[3], c->early_stop = ints[4];
+    c->freeze = ints[5], c->checkpoint_every = ints[6], c->optimizer = ints[7], c->schedule = ints[8];
+    float fl[9];
+    get(r, fl, sizeof fl);
+    c->lr = fl[0], c->min_lr = fl[1], c->warmup = fl[2], c->momentum = fl[3], c->weight_decay = fl[4];
+    c->smoothing = fl[5], c->clip = fl[6], c->mean = fl[7], c->std = fl[8];
+    GET(r, c->seed);
+}
+
+/* Saves cfg, state and the engine checkpoint of net/opt into one file, atomically. */
+static int checkpoint_save(const char *path, const train_cfg *c, const train_state *s, const nn_net *net,
+                           const nn_optim *opt) {
+    char tmp[PATH_CAP + 16];
+    snprintf(tmp, sizeof tmp, "%s.nn.tmp", path);
+    int st = nn_checkpoint_save(net, opt, tmp);
+    if (st) return emo_fail_prefix(st, "%s: cannot save checkpoint", path);
+    uint8_t *nnb = NULL;
+    size_t nnn = 0;
+    st = emo_read_file(tmp, 0, &nnb, &nnn);
+    unlink(tmp);
+    if (st) return st;
+    buf b = {0};
+    put(&b, TRAIN_MAGIC, 4);
+    uint32_t v = TRAIN_VERSION;
+    PUT(&b, v);
+    put_cfg(&b, c);
+    int32_t ints[] = {s->epoch, s->batch_in_epoch, s->best_epoch, s->bad_epochs, s->finished, s->n_hist};
+    put(&b, ints, sizeof ints);
+    PUT(&b, s->loss_sum);
+    int64_t cs[] = {s->correct, s->seen};
+    put(&b, cs, sizeof cs);
+    PUT(&b, s->best_acc);
+    PUT(&b, s->elapsed);
+    for (int i = 0; i < s->n_hist; i++) {
+        const epoch_rec *h = &s->hist[i];
+        int32_t e = h->epoch;
+        int64_t stp = h->step;
+        float f[] = {h->lr, h->train_loss, h->train_acc, h->val_loss, h->val_acc, h->val_f1};
+        PUT(&b, e);
+        PUT(&b, stp);
+        put(&b, f, sizeof f);
+        PUT(&b, h->seconds);
+    }
+    uint64_t len = nnn;
+    PUT(&b, len);
+    put(&b, nnb, nnn);
+    free(nnb);
+    uint32_t crc = b.oom ? 0 : (uint32_t)crc32(0L, b.p, (uInt)b.n);
+    PUT(&b, crc);
+    if (b.oom) st = emo_fail(EMO_ENOMEM, "%s: out of memory", path);
+    else st = emo_write_file_atomic(path, b.p, b.n);
+    free(b.p);
+    return st;
+}
+
+static int checkpoint_load(const char *path, train_cfg *c, train_state *s, nn_net **net, nn_optim *opt) {
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    int st = emo_read_file(path, 0, &bytes, &size);
+    if (st) return st;
+    if (size < 12 || memcmp(bytes, TRAIN_MAGIC, 4) != 0) {
+        free(bytes);
+        return emo_fail(EMO_EFORMAT, "%s: not an emo training checkpoint (bad magic, expected %s)", path,
+                        TRAIN_MAGIC);
+    }
+    uint32_t v, crc;
+    memcpy(&v, bytes + 4, 4);
+    memcpy(&crc, bytes + size - 4, 4);
+    if (v != TRAIN_VERSION) {
+        free(bytes);
+        return emo_fail(EMO_EUNSUPPORTED, "%s: checkpoint version %u, this build reads version %u", path, v,
+                        TRAIN_VERSION);
+    }
+    if (crc != (uint32_t)crc32(0L, bytes, (uInt)(size - 4))) {
+        free(bytes);
+        return emo_fail(EMO_EFORMAT, "%s: checksum mismatch: the checkpoint is corrupted or truncated", path);
+    }
+    rd r = {bytes, size - 4, 8, 0};
+    get_cfg(&r, c);
+    int32_t ints[6];
+    get(&r, ints, sizeof ints);
+    s->epoch = ints[0], s->batch_in_epoch = ints[1], s->best_epoch = ints[2], s->bad_epochs = ints[3];
+    s->finished = ints[4], s->n_hist = ints[5];
+    GET(&r, s->loss_sum);
+    int64_t cs[2];
+    get(&r, cs, sizeof cs);
+    s->correct = cs[0], s->seen = cs[1];
+    GET(&r, s->best_acc);
+    GET(&r, s->elapsed);
+    const size_t rec_bytes = 4 + 8 + 6 * 4 + 8;
+    if (r.bad || s->n_hist < 0 || (size_t)s->n_hist > (r.n - r.at) / rec_bytes || c->epochs < 1 || c->batch < 1 ||
+        c->batch > NN_MAX_BATCH || s->epoch < 0 || s->batch_in_epoch < 0 || c->optimizer < 0 || c->optimizer > 3 ||
+        c->schedule < 0 || c->schedule > 2 || c->labels < 0 || c->labels > 2 || !(c->std > 0)) {
+        free(bytes);
+        return emo_fail(EMO_EFORMAT, "%s: malformed training state", path);
+    }
+    s->hist = calloc((size_t)s->n_hist + 1, sizeof *s->hist);
+    if (!s->hist) {
+        free(bytes);
+        return emo_fail(EMO_ENOMEM, "%s: out of memory", path);
+    }
+    for (int i = 0; i < s->n_hist; i++) {
+        epoch_rec *h = &s->hist[i];
+        int32_t e;
+        int64_t stp;
+        float f[6];
+        GET(&r, e);
+        GET(&r, stp);
+        get(&r, f, sizeof f);
+        GET(&r, h->seconds);
+        h->epoch = e, h->step = stp, h->lr = f[0], h->train_loss = f[1], h->train_acc = f[2];
+        h->val_loss = f[3], h->val_acc = f[4], h->val_f1 = f[5];
+    }
+    uint64_t len = 0;
+    GET(&r, len);
+    if (r.bad || len != r.n - r.at) {
+        free(bytes);
+        return emo_fail(EMO_EFORMAT, "%s: malformed training state (network part)", path);
+    }
+    /* The engine reads its checkpoints from files: hand it the blob through one. */
+    char tmp[PATH_CAP + 32];
+    snprintf(tmp, sizeof tmp, "%s.nn-XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        snprintf(tmp, sizeof tmp, "/tmp/emo-ckpt-XXXXXX");
+        fd = mkstemp(tmp);
+    }
+    if (fd < 0) {
+        int e = errno;
+        free(bytes);
+        return emo_fail(EMO_EIO, "%s: cannot create a temporary file: %s", path, strerror(e));
+    }
+    const uint8_t *p = r.p + r.at;
+    size_t left = (size_t)len;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        p += w;
+        left -= (size_t)w;
+    }
+    close(fd);
+    free(bytes);
+    if (left) {
+        unlink(tmp);
+        return emo_fail(EMO_EIO, "%s: cannot write a temporary file (disk full?)", path);
+    }
+    st = nn_checkpoint_load(net, opt, tmp);
+    unlink(tmp);
+    if (st) return emo_fail_prefix(st, "%s", path);
+    return EMO_OK;
+}
+
+/* ---- network set-up ------------------------------------------------------------ */
+
+/* Rebuilds net with its last layer (linear) giving k outputs, new weights. */
+static int resize_head(nn_net **net, int k, const char *origin) {
+    nn_net *n0 = *net;
+    if (n0->n_out == k) return EMO_OK;
+    const nn_layer *last = &n0->layers[n0->n_layers - 1];
+    if (last->kind != NN_LINEAR)
+        return emo_fail(EMO_EINVAL, "%s: the network has %d outputs and its last layer is not linear, so it cannot "
+                                    "be given %d classes; end it with `linear out=%d`",
+                        origin, n0->n_out, k, k);
+    char *cfg = nn_net_to_cfg(n0);
+    if (!cfg) return emo_fail(EMO_ENOMEM, "out of memory");
+    size_t len = strlen(cfg);
+    while (len && cfg[len - 1] == '\n') cfg[--len] = 0;
+    char *ln = strrchr(cfg, '\n');
+    ln = ln ? ln + 1 : cfg;
+    char *o = strstr(ln, " out=");
+    if (!o) {
+        free(cfg);
+        return emo_fail(EMO_EINVAL, "%s: cannot find the last layer's out=", origin);
+    }
+    char *rest = o + 5;
+    while (*rest >= '0' && *rest <= '9') rest++;
+    char *nc = malloc(len + 32);
+    if (!nc) {
+        free(cfg);
+        return emo_fail(EMO_ENOMEM, "out of memory");
+    }
+    snprintf(nc, len + 32, "%.*s out=%d%s\n", (int)(o - cfg), cfg, k, rest);
+    free(cfg);
+    nn_net *n1;
+    int st = nn_net_from_cfg(&n1, nc, origin);
+    free(nc);
+    if (st) return st;
+    nn_net_free(n0);
+    *net = n1;
+    return EMO_OK;
+}
+
+/* Copies every parameter tensor of src into dst except the last layer's,
+ * whose rows are copied class by class where the class names match. */
+static void copy_weights(nn_net *dst, const nn_net *src, const nn_model_meta *meta, const emo_dataset *ds) {
+    int last = dst->n_layers - 1;
+    for (int i = 0; i < dst->n_tensors && i < src->n_tensors; i++) {
+        const nn_tensor *a = &dst->tensors[i], *b = &src->tensors[i];
+        if (strcmp(a->name, b->name) != 0 || a->n != b->n || atoi(a->name) == last) continue;
+        memcpy(dst->params + a->off, src->params + b->off, a->n * sizeof(float));
+    }
+    if (dst->n_stats == src->n_stats) memcpy(dst->stats, src->stats, dst->n_stats * sizeof(float));
+    const nn_layer *L = &dst->layers[last], *S = &src->layers[src->n_layers - 1];
+    if (L->kind != NN_LINEAR || S->kind != NN_LINEAR) return;
+    const nn_layer *I = &dst->layers[L->in];
+    size_t cin = (size_t)I->h * I->w * I->c;
+    const nn_layer *SI = &src->layers[S->in];
+    if (cin != (size_t)SI->h * SI->w * SI->c) return;
+    for (int c = 0; c < ds->nclasses && c < L->c; c++)
+        for (int j = 0; j < meta->n_classes; j++)
+            if (strcmp(ds->classes[c], meta->class_names[j]) == 0) {
+                memcpy(dst->params + L->w_off + c * cin, src->params + S->w_off + j * cin, cin * sizeof(float));
+                if (L->bias && S->bias) dst->params[L->b_off + c] = src->params[S->b_off + j];
+            }
+}
+
+/* Floats at the front of net->params that --freeze N keeps fixed: the
+ * parameters of every layer before the (N+1)-th conv/linear layer. */
+static int frozen_prefix(const nn_net *net, int n, size_t *floats) {
+    *floats = 0;
+    if (n <= 0) return EMO_OK;
+    int seen = 0, total = 0;
+    for (int i = 0; i < net->n_layers; i++) total += net->layers[i].kind == NN_CONV || net->layers[i].kind == NN_LINEAR;
+    if (n >= total)
+        return emo_fail(EMO_EINVAL, "--freeze %d: the network has %d conv/linear layers; at most %d can be frozen", n,
+                        total, total - 1);
+    for (int i = 0; i < net->n_layers; i++) {
+        const nn_layer *L = &net->layers[i];
+        if (L->kind == NN_CONV || L->kind == NN_LINEAR) {
+            if (seen == n) return EMO_OK;
+            seen++;
+        }
+        for (int t = 0; t < net->n_tensors; t++)
+            if (atoi(net->tensors[t].name) == i) *floats = net->tensors[t].off + net->tensors[t].n;
+    }
+    return EMO_OK;
+}
+
+/* ---- augmentation spec ---------------------------------------------------------- */
+
+/* "default", "none", or comma-separated key=value over emo_augment_default():
+ * "shift=4,flip=1,rotate=10,scale=0.1,brightness=0.2,contrast=0.2,erase=0.25". */
+static int parse_augment(const char *spec, emo_augment *a) {
+    *a = emo_augment_default();
+    if (!spec || !*spec || strcmp(spec, "default") == 0) return EMO_OK;
+    if (strcmp(spec, "none") == 0) {
+        memset(a, 0, sizeof *a);
+        return EMO_OK;
+    }
+    char tmp[256];
+    copy_str(tmp, sizeof tmp, spec);
+    char *save = NULL;
+    for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(t, '='), *end;
+        if (!eq) return emo_fail(EMO_EINVAL, "--augment: '%s' is not key=value", t);
+        *eq = 0;
+        float v = strtof(eq + 1, &end);
+        if (end == eq + 1 || *end || !isfinite(v) || v < 0)
+            return emo_fail(EMO_EINVAL, "--augment: bad value for %s", t);
+        if (strcmp(t, "shift") == 0 && v <= 24) a->shift = (int)v;
+        else if (strcmp(t, "flip") == 0) a->flip = v != 0;
+        else if (strcmp(t, "rotate") == 0 && v <= 180) a->rotate = v;
+        else if (strcmp(t, "scale") == 0 && v < 1) a->scale = v;
+        else if (strcmp(t, "brightness") == 0 && v < 1) a->brightness = v;
+        else if (strcmp(t, "contrast") == 0 && v < 1) a->contrast = v;
+        else if (strcmp(t, "erase") == 0 && v <= 1) a->erase = v;
+        else return emo_fail(EMO_EINVAL, "--augment: unknown key or value out of range: %s=%s", t, eq + 1);
+    }
+    return EMO_OK;
+}
+
+/* ---- logging --------------------------------------------------------------------- */
+
+static int write_log(const char *path, const train_state *s) {
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f) return emo_fail(EMO_ENOMEM, "%s: out of memory", path);
+    fprintf(f, "epoch,step,lr,train_loss,train_acc,val_loss,val_acc,val_macro_f1,seconds\n");
+    for (int i = 0; i < s->n_hist; i++) {
+        const epoch_rec *h = &s->hist[i];
+        fprintf(f, "%d,%lld,%.6g,%.5f,%.5f,%.5f,%.5f,%.5f,%.1f\n", h->epoch, h->step, h->lr, h->train_loss,
+                h->train_acc, h->val_loss, h->val_acc, h->val_f1, h->seconds);
+    }
+    fclose(f);
+    int st = emo_write_file_atomic(path, text, size);
+    free(text);
+    return st;
+}
+
+static void warn_cb(void *user, const char *msg) {
+    (void)user;
+    fprintf(stderr, "emo train: warning: %s\n", msg);
+}
+
+static int mkdirs(const char *path) {
+    char tmp[PATH_CAP];
+    copy_str(tmp, sizeof tmp, path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return 0;
+}
+
+/* ---- validation ------------------------------------------------------------------ */
+
+/* Eval-mode pass over rows: mean loss against the training targets (no
+ * smoothing), accuracy and macro-F1 against the hard labels. */
+static int validate(nn_net *net, const emo_dataset *ds, const int *rows, int n, int batch, const train_cfg *c,
+                    float *x, int *y, float *soft, float *loss, float *acc, float *f1) {
+    int k = ds->nclasses;
+    long long *conf = calloc((size_t)k * k, sizeof *conf);
+    if (!conf) return emo_fail(EMO_ENOMEM, "out of memory");
+    double lsum = 0;
+    int st = EMO_OK;
+    for (int b = 0; b < n && !st; b += batch) {
+        int m = n - b < batch ? n - b : batch;
+        if ((st = emo_dataset_batch(ds, rows + b, m, NULL, 0, c->mean, c->std, x, y, soft, 0))) break;
+        if ((st = nn_net_forward(net, x, m, 0))) break;
+        float l;
+        if ((st = nn_loss_softmax_ce(net, soft, 0, &l))) break;
+        lsum += (double)l * m;
+        const float *lo = nn_net_output(net);
+        for (int i = 0; i < m; i++) conf[(size_t)y[i] * k + train_argmax(lo + (size_t)i * k, k)]++;
+    }
+    if (!st) {
+        train_metrics mt;
+        train_metrics_compute(conf, k, &mt);
+        *loss = (float)(lsum / (n ? n : 1));
+        *acc = (float)mt.accuracy;
+        *f1 = (float)mt.macro_f1;
+    }
+    free(conf);
+    return st;
+}
+
+/* ---- the command ----------------------------------------------------------------- */
+
+static const char *about =
+    "Trains an emotion classifier and writes the best model on the validation split to --out (.emo).\n"
+    "DATA is a FER2013 CSV (.csv or .csv.gz; --ferplus adds the FER+ votes), a folder per class\n"
+    "(ROOT/happy/*.jpg, optionally under train/ val/ test/), or an index CSV (path,label[,split]).\n"
+    "Each epoch prints one summary line; progress goes to stderr. A checkpoint is written after\n"
+    "every epoch (and every --checkpoint-every steps); `emo train --resume CKPT` continues a run\n"
+    "where it stopped, with the same result as an uninterrupted run. Ctrl-C saves and stops.\n"
+    "See docs/TRAINING.md.";
+
+int cmd_train(int argc, char **argv) {
+    const char *data = NULL, *ferplus = NULL, *labels = NULL, *classes = NULL, *netcfg = NULL, *out = NULL;
+    const char *optimizer = NULL, *schedule = NULL, *resume = NULL, *init = NULL, *log = NULL, *ckpt = NULL;
+    const char *augment = NULL, *val_split = NULL;
+    int epochs = UNSET_INT, batch = UNSET_INT, seed = UNSET_INT, threads = 1, every = UNSET_INT;
+    int early = UNSET_INT, freeze = UNSET_INT, max_rows = UNSET_INT;
+    float lr = NAN, wd = NAN, smoothing = NAN, warmup = NAN, min_lr = NAN, momentum = NAN, clip = NAN;
+    bool quiet = false;
+    const cli_opt opts[] = {
+        {"data", 'd', "PATH", "training data: FER2013 CSV(.gz), class folders, or index CSV", .out_str = &data},
+        {"ferplus", 0, "CSV", "FER+ votes file (fer2013new.csv) aligned with the FER2013 CSV", .out_str = &ferplus},
+        {"labels", 0, "MODE", "fer2013 | ferplus-majority | ferplus-soft (default: ferplus-soft with --ferplus)",
+         .out_str = &labels},
+        {"classes", 0, "LIST", "classes in output order, e.g. happy,sad,neutral (default: the 7 FER2013)",
+         .out_str = &classes},
+        {"net", 0, "CFG", "network config (default models/vgg-s.cfg)", .out_str = &netcfg},
+        {"out", 'o', "MODEL", "where to write the best model (.emo)", .out_str = &out},
+        {"epochs", 'e', "N", "epochs (default 30)", .out_int = &epochs},
+        {"batch", 'b', "N", "batch size (default 64)", .out_int = &batch},
+        {"lr", 0, "F", "peak learning rate (default 0.002 adamw/adam, 0.05 sgd/nesterov)", .out_float = &lr},
+        {"min-lr", 0, "F", "final learning rate of the cosine schedule (default lr/100)", .out_float = &min_lr},
+        {"warmup", 0, "EPOCHS", "linear warm-up length in epochs, may be fractional (default 1)",
+         .out_float = &warmup},
+        {"optimizer", 0, "NAME", "adamw | adam | sgd | nesterov (default adamw)", .out_str = &optimizer},
+        {"momentum", 0, "F", "SGD momentum (default 0.9)", .out_float = &momentum},
+        {"schedule", 0, "NAME", "cosine | const | step (default cosine; step: x0.1 at 1/3 and 2/3)",
+         .out_str = &schedule},
+        {"weight-decay", 0, "F", "weight decay (default 0.05 adamw, 5e-4 otherwise)", .out_float = &wd},
+        {"label-smoothing", 0, "F", "label smoothing (default 0.1 for hard labels, 0 for soft)",
+         .out_float = &smoothing},
+        {"clip", 0, "F", "clip the gradient's global norm to F (default 5; 0 = off)", .out_float = &clip},
+        {"augment", 0, "SPEC", "default | none | key=value,... (shift, flip, rotate, scale, brightness, contrast, erase)",
+         .out_str = &augment},
+        {"val", 0, "SPLIT", "validation split: val (= PublicTest) | test | train (default val)",
+         .out_str = &val_split},
+        {"max-rows", 0, "N", "use only the first N training rows (quick runs)", .out_int = &max_rows},
+        {"seed", 0, "N", "random seed (default 1)", .out_int = &seed},
+        {"threads", 't', "N", "threads (default 1; 0 = all cores)", .out_int = &threads},
+        {"checkpoint", 0, "PATH", "checkpoint file (default ~/.cache/emo/NAME.ckpt, NAME from --out)",
+         .out_str = &ckpt},
+        {"checkpoint-every", 0, "STEPS", "also checkpoint every STEPS steps (default 0: each epoch only)",
+         .out_int = &every},
+        {"resume", 'r', "CKPT", "continue the run saved in CKPT (its settings are kept)", .out_str = &resume},
+        {"early-stop", 0, "PATIENCE", "stop after PATIENCE epochs without a better validation accuracy",
+         .out_int = &early},
+        {"init", 0, "MODEL", "start from the weights of a trained .emo (fine-tuning)", .out_str = &init},
+        {"freeze", 0, "N", "with --init: keep the first N conv/linear layers fixed", .out_int = &freeze},
+        {"log", 0, "CSV", "per-epoch log (default: --out with .csv)", .out_str = &log},
+        {"quiet", 'q', NULL, "no progress display", .out_flag = &quiet},
+        {0},
+    };
+    int npos, r = cli_parse(argc, argv, opts, "--data PATH --out MODEL [OPTIONS]", about, &npos);
+    if (r) return r == 1 ? 0 : r;
+    if (npos) {
+        fprintf(stderr, "emo train: unexpected argument '%s'\n", argv[1]);
+        return 2;
+    }
+
+    train_cfg c = {0};
+    train_state s = {0};
+    nn_net *net = NULL;
+    nn_optim opt = {0};
+    emo_dataset ds = {0};
+    int *train_rows = NULL, *val_rows = NULL, *order = NULL, *y = NULL;
+    float *x = NULL, *soft = NULL, *frozen = NULL;
+    size_t frozen_n = 0;
+    int status = 1, st;
+
+    if (resume) {
+        if (netcfg || init || labels || classes || optimizer || schedule || augment || val_split || batch != UNSET_INT ||
+            seed != UNSET_INT || early != UNSET_INT || freeze != UNSET_INT || max_rows != UNSET_INT || !isnan(lr) ||
+            !isnan(wd) || !isnan(smoothing) || !isnan(warmup) || !isnan(min_lr) || !isnan(momentum) || !isnan(clip)) {
+            fprintf(stderr, "emo train: with --resume, only --data, --ferplus, --out, --log, --checkpoint, "
+                            "--checkpoint-every, --threads and --epochs may be given; the rest comes from the "
+                            "checkpoint\n");
+            return 2;
+        }
+        if (checkpoint_load(resume, &c, &s, &net, &opt)) return cli_error("train", "cannot resume");
+        if (data) copy_str(c.data, sizeof c.data, data);
+        if (ferplus) copy_str(c.votes, sizeof c.votes, ferplus);
+        if (out) copy_str(c.out, sizeof c.out, out);
+        if (log) copy_str(c.log, sizeof c.log, log);
+        if (every != UNSET_INT) c.checkpoint_every = every;
+        if (epochs != UNSET_INT) {
+            if (epochs < s.epoch) {
+                fprintf(stderr, "emo train: --epochs %d: the checkpoint has done %d epochs already\n", epochs,
+                        s.epoch);
+                goto done;
+            }
+            if (epochs != c.epochs)
+                fprintf(stderr, "emo train: note: epochs %d -> %d (the learning-rate schedule stretches)\n",
+                        c.epochs, epochs);
+            if (epochs > c.epochs) s.finished = 0;
+            c.epochs = epochs;
+        }
+        copy_str(c.ckpt, sizeof c.ckpt, ckpt ? ckpt : resume);
+        if (s.finished || s.epoch >= c.epochs) {
+            fprintf(stderr, "emo train: %s: this run is finished (%d epochs, best val acc %.2f%% at epoch %d); "
+                            "give --epochs N to train longer\n",
+                    resume, s.epoch, 100 * s.best_acc, s.best_epoch);
+            status = 0;
+            goto done;
+        }
+    } else {
+        if (!data || !out) {
+            fprintf(stderr, "emo train: --data and --out are required (or --resume CKPT)\n");
+            cli_usage(stderr, "train", opts, "--data PATH --out MODEL [OPTIONS]", NULL);
+            return 2;
+        }
+        copy_str(c.data, sizeof c.data, data);
+        copy_str(c.votes, sizeof c.votes, ferplus);
+        copy_str(c.classes, sizeof c.classes, classes);
+        copy_str(c.out, sizeof c.out, out);
+        copy_str(c.augment, sizeof c.augment, augment ? augment : "default");
+        copy_str(c.val_split, sizeof c.val_split, val_split ? val_split : "val");
+        copy_str(c.net_origin, sizeof c.net_origin, init ? init : netcfg ? netcfg : "models/vgg-s.cfg");
+        if (log) copy_str(c.log, sizeof c.log, log);
+        else {
+            size_t n = strlen(out);
+            if (n > 4 && strcmp(out + n - 4, ".emo") == 0) n -= 4;
+            snprintf(c.log, sizeof c.log, "%.*s.csv", (int)n, out);
+        }
+        if (ckpt) copy_str(c.ckpt, sizeof c.ckpt, ckpt);
+        else {
+            const char *home = getenv("HOME"), *base = strrchr(out, '/');
+            base = base ? base + 1 : out;
+            size_t n = strlen(base);
+            if (n > 4 && strcmp(base + n - 4, ".emo") == 0) n -= 4;
+            snprintf(c.ckpt, sizeof c.ckpt, "%s/.cache/emo/%.*s.ckpt", home && *home ? home : "/tmp", (int)n, base);
+        }
+        if (labels) {
+            c.labels = name_index(labels, label_names, 3);
+            if (c.labels < 0) {
+                fprintf(stderr, "emo train: --labels wants fer2013, ferplus-majority or ferplus-soft, got '%s'\n",
+                        labels);
+                return 2;
+            }
+        } else c.labels = ferplus ? EMO_LABELS_SOFT : EMO_LABELS_FER2013;
+        if (c.labels != EMO_LABELS_FER2013 && !ferplus) {
+            fprintf(stderr, "emo train: --labels %s needs --ferplus VOTES\n", label_names[c.labels]);
+            return 2;
+        }
+        c.optimizer = optimizer ? name_index(optimizer, optim_names, 4) : 3;
+        if (c.optimizer < 0) {
+            fprintf(stderr, "emo train: --optimizer wants adamw, adam, sgd or nesterov, got '%s'\n", optimizer);
+            return 2;
+        }
+        c.schedule = schedule ? name_index(schedule, sched_names, 3) : NN_SCHED_COSINE;
+        if (c.schedule < 0) {
+            fprintf(stderr, "emo train: --schedule wants cosine, const or step, got '%s'\n", schedule);
+            return 2;
+        }
+        int adam = c.optimizer >= 2;
+        c.epochs = epochs != UNSET_INT ? epochs : 30;
+        c.batch = batch != UNSET_INT ? batch : 64;
+        c.lr = !isnan(lr) ? lr : adam ? 0.002f : 0.05f;
+        c.min_lr = !isnan(min_lr) ? min_lr : c.lr / 100;
+        c.warmup = !isnan(warmup) ? warmup : 1;
+        c.momentum = !isnan(momentum) ? momentum : 0.9f;
+        c.weight_decay = !isnan(wd) ? wd : c.optimizer == 3 ? 0.05f : 5e-4f;
+        c.smoothing = !isnan(smoothing) ? smoothing : c.labels == EMO_LABELS_SOFT ? 0 : 0.1f;
+        c.clip = !isnan(clip) ? clip : 5;
+        c.seed = seed != UNSET_INT ? (uint64_t)(uint32_t)seed : 1;
+        c.early_stop = early != UNSET_INT ? early : 0;
+        c.freeze = freeze != UNSET_INT ? freeze : 0;
+        c.max_rows = max_rows != UNSET_INT ? max_rows : 0;
+        c.checkpoint_every = every != UNSET_INT ? every : 0;
+        if (c.epochs < 1 || c.epochs > 100000 || c.batch < 1 || c.batch > NN_MAX_BATCH || !(c.lr > 0) ||
+            !(c.min_lr >= 0) || !(c.warmup >= 0) || !(c.weight_decay >= 0) || !(c.smoothing >= 0 && c.smoothing < 1) ||
+            !(c.clip >= 0) || !(c.momentum >= 0 && c.momentum < 1) || c.early_stop < 0 || c.freeze < 0 ||
+            c.max_rows < 0 || c.checkpoint_every < 0) {
+            fprintf(stderr, "emo train: an option is out of range (epochs 1..100000, batch 1..%d, lr > 0, "
+                            "smoothing in [0, 1), momentum in [0, 1), counts >= 0)\n",
+                    NN_MAX_BATCH);
+            return 2;
+        }
+        if (c.freeze && !init) {
+            fprintf(stderr, "emo train: --freeze needs --init MODEL\n");
+            return 2;
+        }
+    }
+    emo_augment aug;
+    if (parse_augment(c.augment, &aug)) {
+        cli_error("train", "bad --augment");
+        goto done;
+    }
+    int vsplit = emo_split_from_name(c.val_split);
+    if (vsplit < 0) {
+        fprintf(stderr, "emo train: --val wants val, test or train, got '%s'\n", c.val_split);
+        goto done;
+    }
+
+    /* Data. */
+    emo_dataset_params dp = emo_dataset_params_default();
+    dp.labels = (emo_label_mode)c.labels;
+    dp.classes = c.classes[0] ? c.classes : NULL;
+    dp.threads = threads;
+    dp.warn = warn_cb;
+    double t_load = now_s();
+    if (emo_dataset_load(&ds, c.data, c.votes[0] ? c.votes : NULL, &dp)) {
+        cli_error("train", "cannot load the training data");
+        goto done;
+    }
+    if (ds.skipped) fprintf(stderr, "emo train: %s: skipped %d unreadable images\n", c.data, ds.skipped);
+    if (emo_dataset_rows(&ds, EMO_SPLIT_TRAIN, NULL, 0) == 0 && emo_dataset_rows(&ds, EMO_SPLIT_VAL, NULL, 0) == 0 &&
+        emo_dataset_split_random(&ds, c.seed, 0.8f, 0.1f)) {
+        cli_error("train", "cannot split the data");
+        goto done;
+    }
+    int ntrain = emo_dataset_rows(&ds, EMO_SPLIT_TRAIN, NULL, 0);
+    int nval = emo_dataset_rows(&ds, vsplit, NULL, 0);
+    if (ntrain == 0 || nval == 0) {
+        fprintf(stderr, "emo train: %s: %d training rows and %d %s rows; both splits need rows\n", c.data, ntrain,
+                nval, emo_split_name(vsplit));
+        goto done;
+    }
+    train_rows = malloc((size_t)ntrain * sizeof *train_rows);
+    val_rows = malloc((size_t)nval * sizeof *val_rows);
+    order = malloc((size_t)ntrain * sizeof *order);
+    if (!train_rows || !val_rows || !order) {
+        fprintf(stderr, "emo train: out of memory\n");
+        goto done;
+    }
+    emo_dataset_rows(&ds, EMO_SPLIT_TRAIN, train_rows, ntrain);
+    emo_dataset_rows(&ds, vsplit, val_rows, nval);
+    if (c.max_rows && c.max_rows < ntrain) ntrain = c.max_rows;
+    {
+        int counts[EMO_DATASET_MAX_CLASSES] = {0};
+        for (int i = 0; i < ntrain; i++) counts[ds.labels[train_rows[i]]]++;
+        for (int k = 0; k < ds.nclasses; k++)
+            if (!counts[k]) {
+                fprintf(stderr, "emo train: class '%s' has no training rows\n", ds.classes[k]);
+                goto done;
+            }
+    }
+    if (!resume) {
+        /* Pixel normalisation from the training rows, rounded so the model file
+         * states it plainly. */
+        double sum = 0, sq = 0;
+        for (int i = 0; i < ntrain; i++) {
+            const uint8_t *p = ds.pixels + (size_t)train_rows[i] * EMO_DATA_PIXELS;
+            for (int j = 0; j < EMO_DATA_PIXELS; j++) {
+                double v = p[j] / 255.0;
+                sum += v;
+                sq += v * v;
+            }
+        }
+        double cnt = (double)ntrain * EMO_DATA_PIXELS, m = sum / cnt, var = sq / cnt - m * m;
+        c.mean = roundf((float)m * 1000) / 1000;
+        c.std = roundf((float)sqrt(var > 1e-6 ? var : 1e-6) * 1000) / 1000;
+    }
+    int B = c.batch < ntrain ? c.batch : ntrain;
+    long long spe = ntrain / B, total_steps = spe * c.epochs;
+    fprintf(stderr, "emo train: %s: %d training rows, %d validation rows (%s), %d classes, loaded in %.1fs\n",
+            c.data, ntrain, nval, emo_split_name(vsplit), ds.nclasses, now_s() - t_load);
+
+    /* Network. */
+    nn_model_meta meta = {0};
+    if (!resume) {
+        if (init) {
+            uint8_t *bytes;
+            size_t size;
+            nn_net *src = NULL;
+            nn_model_meta im;
+            if (emo_read_file(init, 0, &bytes, &size)) {
+                cli_error("train", "--init: cannot read the model");
+                goto done;
+            }
+            if (nn_model_read(&src, &im, bytes, size, init)) {
+                free(bytes);
+                cli_error("train", "--init: cannot read the model");
+                goto done;
+            }
+            free(bytes);
+            char *cfg = nn_net_to_cfg(src);
+            st = cfg ? nn_net_from_cfg(&net, cfg, init) : emo_fail(EMO_ENOMEM, "out of memory");
+            free(cfg);
+            if (!st) st = resize_head(&net, ds.nclasses, init);
+            if (st) {
+                nn_net_free(src);
+                cli_error("train", "--init");
+                goto done;
+            }
+            nn_net_init_params(net, c.seed);
+            copy_weights(net, src, &im, &ds);
+            nn_net_free(src);
+            c.mean = im.mean;
+            c.std = im.std;
+        } else {
+            if (nn_net_from_cfg_file(&net, c.net_origin) || resize_head(&net, ds.nclasses, c.net_origin)) {
+                cli_error("train", "bad network");
+                goto done;
+            }
+            nn_net_init_params(net, c.seed);
+        }
+        opt = nn_optim_default(c.optimizer >= 2 ? (c.optimizer == 3 ? NN_ADAMW : NN_ADAM) : NN_SGD);
+        opt.lr = c.lr;
+        opt.weight_decay = c.weight_decay;
+        opt.clip_norm = c.clip;
+        if (c.optimizer < 2) {
+            opt.momentum = c.momentum;
+            opt.nesterov = c.optimizer == 1;
+        }
+        s.best_acc = -1;
+        s.hist = calloc((size_t)c.epochs + 1, sizeof *s.hist);
+        if (!s.hist) {
+            fprintf(stderr, "emo train: out of memory\n");
+            goto done;
+        }
+    } else {
+        epoch_rec *h = realloc(s.hist, ((size_t)c.epochs + 1) * sizeof *h);
+        if (!h) {
+            fprintf(stderr, "emo train: out of memory\n");
+            goto done;
+        }
+        s.hist = h;
+    }
+    if (net->in_h != EMO_DATA_SIDE || net->in_w != EMO_DATA_SIDE || net->in_c != 1) {
+        fprintf(stderr, "emo train: %s: the network takes %dx%dx%d inputs; the data is 48x48 grey\n",
+                c.net_origin, net->in_w, net->in_h, net->in_c);
+        goto done;
+    }
+    if (net->n_out != ds.nclasses) {
+        fprintf(stderr, "emo train: the checkpoint's network has %d outputs, the data %d classes\n", net->n_out,
+                ds.nclasses);
+        goto done;
+    }
+    meta.n_classes = ds.nclasses;
+    for (int k = 0; k < ds.nclasses; k++) copy_str(meta.class_names[k], NN_NAME_LEN, ds.classes[k]);
+    meta.mean = c.mean;
+    meta.std = c.std;
+    if (frozen_prefix(net, c.freeze, &frozen_n)) {
+        cli_error("train", "bad --freeze");
+        goto done;
+    }
+    if (frozen_n) {
+        frozen = malloc(frozen_n * sizeof *frozen);
+        if (!frozen) {
+            fprintf(stderr, "emo train: out of memory\n");
+            goto done;
+        }
+        memcpy(frozen, net->params, frozen_n * sizeof *frozen);
+    }
+    nn_net_set_threads(net, threads);
+    int vb = B > 256 ? B : 256;
+    if (nn_net_set_batch(net, vb)) {
+        cli_error("train", "cannot allocate the network");
+        goto done;
+    }
+    int K = ds.nclasses;
+    x = malloc((size_t)vb * EMO_DATA_PIXELS * sizeof *x);
+    y = malloc((size_t)vb * sizeof *y);
+    soft = malloc((size_t)vb * K * sizeof *soft);
+    if (!x || !y || !soft) {
+        fprintf(stderr, "emo train: out of memory\n");
+        goto done;
+    }
+    if (mkdirs(c.ckpt) != 0) {
+        fprintf(stderr, "emo train: cannot create the folder of %s: %s\n", c.ckpt, strerror(errno));
+        goto done;
+    }
+    nn_schedule sched = {.kind = (nn_sched_kind)c.schedule, .base_lr = c.lr, .min_lr = c.min_lr,
+                         .warmup_steps = (long long)(c.warmup * spe + 0.5), .total_steps = total_steps,
+                         .step_size = total_steps / 4, .gamma = 1};
+    if (c.schedule == NN_SCHED_STEP) { /* x0.1 at 1/3 and 2/3 of the steps after warm-up */
+        sched.step_size = (total_steps - sched.warmup_steps) / 3 > 0 ? (total_steps - sched.warmup_steps) / 3 : 1;
+        sched.gamma = 0.1f;
+    }
+    fprintf(stderr,
+            "emo train: %s: %zu parameters, %.1f MFLOPs per face; %s lr %g wd %g, %s schedule, batch %d, "
+            "%lld steps per epoch, %d epochs%s\n",
+            c.net_origin, net->n_params, nn_net_flops(net) / 1e6, optim_names[c.optimizer], c.lr, c.weight_decay,
+            sched_names[c.schedule], B, spe, c.epochs, frozen_n ? ", early layers frozen" : "");
+    if (resume)
+        fprintf(stderr, "emo train: resuming %s at epoch %d, batch %d/%lld (step %lld)\n", resume, s.epoch + 1,
+                s.batch_in_epoch, spe, net->step);
+
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    if (quiet) progress_set_tty(false), progress_interval(1e9);
+    double t_run = now_s() - s.elapsed;
+    int interrupted = 0;
+    while (s.epoch < c.epochs && !s.finished) {
+        memcpy(order, train_rows, (size_t)ntrain * sizeof *order);
+        emo_shuffle(order, ntrain, emo_seed_mix(c.seed, (uint64_t)s.epoch));
+        uint64_t aug_seed = emo_seed_mix(c.seed ^ 0xa5a5a5a5a5a5a5a5ull, (uint64_t)s.epoch);
+        char label[64];
+        snprintf(label, sizeof label, "epoch %d/%d", s.epoch + 1, c.epochs);
+        progress_start(spe, label);
+        progress_update(s.batch_in_epoch);
+        while (s.batch_in_epoch < spe) {
+            const int *rows = order + (size_t)s.batch_in_epoch * B;
+            opt.lr = nn_schedule_lr(&sched, net->step);
+            if ((st = emo_dataset_batch(&ds, rows, B, &aug, aug_seed, c.mean, c.std, x, y, soft, threads))) break;
+            nn_net_zero_grad(net);
+            float loss;
+            if ((st = nn_net_forward(net, x, B, 1))) break;
+            if (c.labels == EMO_LABELS_SOFT) st = nn_loss_softmax_ce(net, soft, c.smoothing, &loss);
+            else st = nn_loss_softmax_ce_labels(net, y, c.smoothing, &loss);
+            if (st) break;
+            const float *lo = nn_net_output(net);
+            for (int i = 0; i < B; i++) s.correct += train_argmax(lo + (size_t)i * K, K) == y[i];
+            if ((st = nn_net_backward(net)) || (st = nn_optim_step(net, &opt, NULL))) break;
+            if (frozen_n) memcpy(net->params, frozen, frozen_n * sizeof *frozen);
+            s.loss_sum += loss * B;
+            s.seen += B;
+            s.batch_in_epoch++;
+            if (c.checkpoint_every && net->step % c.checkpoint_every == 0 && s.batch_in_epoch < spe) {
+                s.elapsed = now_s() - t_run;
+                if ((st = checkpoint_save(c.ckpt, &c, &s, net, &opt))) break;
+            }
+            char info[64];
+            snprintf(info, sizeof info, "loss %.3f acc %.1f%%", s.loss_sum / (double)s.seen,
+                     100.0 * (double)s.correct / (double)s.seen);
+            progress_info(info);
+            progress_update(s.batch_in_epoch);
+            if (g_stop) break;
+        }
+        progress_end();
+        if (st) {
+            cli_error("train", "epoch %d, step %lld", s.epoch + 1, net->step);
+            goto done;
+        }
+        if (g_stop) {
+            interrupted = 1;
+            break;
+        }
+        epoch_rec *h = &s.hist[s.n_hist];
+        h->epoch = s.epoch + 1;
+        h->step = net->step;
+        h->lr = opt.lr;
+        h->train_loss = (float)(s.loss_sum / (double)(s.seen ? s.seen : 1));
+        h->train_acc = (float)((double)s.correct / (double)(s.seen ? s.seen : 1));
+        if (validate(net, &ds, val_rows, nval, vb, &c, x, y, soft, &h->val_loss, &h->val_acc, &h->val_f1)) {
+            cli_error("train", "validation after epoch %d", s.epoch + 1);
+            goto done;
+        }
+        h->seconds = now_s() - t_run;
+        s.n_hist++;
+        s.epoch++;
+        s.batch_in_epoch = 0;
+        s.loss_sum = 0;
+        s.correct = s.seen = 0;
+        int better = h->val_acc > s.best_acc;
+        if (better) {
+            if (nn_model_save(net, &meta, c.out)) {
+                cli_error("train", "cannot save the model");
+                goto done;
+            }
+            s.best_acc = h->val_acc;
+            s.best_epoch = h->epoch;
+            s.bad_epochs = 0;
+        } else s.bad_epochs++;
+        if (c.early_stop && s.bad_epochs >= c.early_stop) s.finished = 1;
+        if (s.epoch >= c.epochs) s.finished = 1;
+        char d[16];
+        printf("epoch %3d/%d  train loss %.4f acc %5.2f%%  val loss %.4f acc %5.2f%% f1 %.4f  lr %.2e  %s%s\n",
+               h->epoch, c.epochs, h->train_loss, 100 * h->train_acc, h->val_loss, 100 * h->val_acc, h->val_f1, h->lr,
+               progress_format_duration(h->seconds, d, 16), better ? "  *best" : "");
+        fflush(stdout);
+        s.elapsed = now_s() - t_run;
+        if (write_log(c.log, &s)) cli_error("train", "warning: cannot write the log");
+        if (checkpoint_save(c.ckpt, &c, &s, net, &opt)) {
+            cli_error("train", "cannot save the checkpoint (the previous one is kept)");
+            goto done;
+        }
+        if (c.early_stop && s.bad_epochs >= c.early_stop && s.epoch < c.epochs) {
+            fprintf(stderr, "emo train: no better validation accuracy for %d epochs: stopping early\n",
+                    s.bad_epochs);
+            break;
+        }
+    }
+    if (interrupted) {
+        s.elapsed = now_s() - t_run;
+        if (checkpoint_save(c.ckpt, &c, &s, net, &opt)) {
+            cli_error("train", "interrupted, and cannot save the checkpoint");
+            goto done;
+        }
+        fprintf(stderr, "emo train: interrupted at epoch %d, batch %d; resume with: emo train --resume %s\n",
+                s.epoch + 1, s.batch_in_epoch, c.ckpt);
+        status = 130;
+        goto done;
+    }
+    {
+        char d[16];
+        fprintf(stderr,
+                "emo train: done in %s: best val accuracy %.2f%% at epoch %d -> %s (%zu parameters, %.1f MFLOPs); "
+                "log %s, checkpoint %s\n",
+                progress_format_duration(s.elapsed, d, 16), 100 * s.best_acc, s.best_epoch, c.out, net->n_params,
+                nn_net_flops(net) / 1e6, c.log, c.ckpt);
+    }
+    status = 0;
+done:
+    nn_net_free(net);
+    emo_dataset_free(&ds);
+    free(train_rows);
+    free(val_rows);
+    free(order);
+    free(x);
+    free(y);
+    free(soft);
+    free(frozen);
+    free(s.hist);
+    return status;
+}
