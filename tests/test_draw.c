@@ -217,6 +217,12 @@ static void test_odd_boxes(void) {
     CHECK_OK(emo_draw_faces(d, &img, NULL, 0, EMO_DRAW_ALL, NULL));
     emo_image empty = {0};
     CHECK_EQ_INT(emo_draw_faces(d, &empty, items, 1, EMO_DRAW_ALL, NULL), EMO_EINVAL);
+    /* More faces than one layout batch (64). */
+    emo_draw_item many[150];
+    for (int i = 0; i < 150; i++) many[i] = (emo_draw_item){(float)(i * 37 % 300), (float)(i * 53 % 220), 20, 24, happy_probs, -1, i};
+    emo_draw_layout mlay[150];
+    CHECK_OK(emo_draw_faces(d, &img, many, 150, EMO_DRAW_ALL, mlay));
+    for (int i = 0; i < 150; i++) CHECK(mlay[i].chart[2] == 0 || is_inside(mlay[i].chart, 320, 240));
     /* NaN probabilities draw as 0%, no crash. */
     float nanp[7] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN};
     emo_draw_item it = {100, 60, 100, 100, nanp, -1, -1};

@@ -365,6 +365,29 @@ static void write_read_back(int w, int h) {
 }
 
 static void test_write_read_back(void) { write_read_back(160, 120); }
+
+/* NTSC rates are kept exact (30000/1001), not rounded to 29.97. */
+static void test_write_ntsc_rate(void) {
+    const char *p = test_tmp("ntsc.mp4");
+    emo_video_writer *w = NULL;
+    CHECK_OK(emo_video_writer_open(&w, p, 32, 32, 29.97002997));
+    if (!w) return;
+    emo_image img = {0};
+    CHECK_OK(emo_image_alloc(&img, 32, 32, 3));
+    memset(img.data, 128, img.capacity);
+    for (int i = 0; i < 30; i++) CHECK_OK(emo_video_write(w, &img));
+    CHECK_OK(emo_video_writer_close(w));
+    emo_video *v = NULL;
+    CHECK_OK(emo_video_open(&v, p));
+    if (v) {
+        CHECK_NEAR(emo_video_get_info(v)->fps, 30000.0 / 1001, 1e-9);
+        double t = 0;
+        for (int i = 0; i < 30; i++) CHECK_OK(emo_video_read(v, &img, 1, &t));
+        CHECK_NEAR(t, 29 * 1001 / 30000.0, 1e-6);
+    }
+    emo_video_close(v);
+    emo_image_free(&img);
+}
 static void test_write_odd_size(void) { write_read_back(161, 97); }
 
 static void test_writer_errors(void) {
@@ -452,6 +475,7 @@ static const test_case cases[] = {
     {"not_a_video", test_not_a_video},
     {"write_read_back", test_write_read_back},
     {"write_odd_size", test_write_odd_size},
+    {"write_ntsc_rate", test_write_ntsc_rate},
     {"write_grey_rgba", test_write_grey_rgba},
     {"writer_errors", test_writer_errors},
 };
