@@ -103,7 +103,12 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libemo.a
 run-tests: build $(TEST_BIN)
 	@BUILD=$(BUILD) SHARED=$(SHARED) tests/run.sh $(TEST_BIN)
 
-run-bench: build $(BENCH_BIN)
+# The OpenCV peer of `emo bench detect`: built only for benchmarks (libopencv-dev).
+$(BUILD)/bench/bench_detect_opencv: bench/bench_detect_opencv.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -O2 $(shell pkg-config --cflags opencv4 2>/dev/null) -o $@ $< -lopencv_objdetect -lopencv_imgcodecs -lopencv_imgproc -lopencv_core
+
+run-bench: build $(BENCH_BIN) $(BUILD)/bench/bench_detect_opencv
 	@BUILD=$(BUILD) SHARED=$(SHARED) bench/run.sh
 
 install: build

@@ -314,7 +314,7 @@ static int read_stages(emo_cascade *c, const dom *d, int root, const char *name)
                 return emo_fail(EMO_ELIMIT, "%s: more than %d tree nodes", name, EMO_CASCADE_MAX_NODES);
             GROW(c->trees, cap_trees, c->ntrees + 1);
             GROW(c->nodes, cap_nodes, c->nnodes + nn);
-            GROW(c->leaves, cap_leaves, c->nleaves + nn + 1);
+            GROW(c->leaves, cap_leaves, c->nleaves + nn + 1 + 16); /* 16 spare: vector reads */
             if (subset_words) GROW(c->subsets, cap_subsets, (c->nnodes + nn) * 8);
             emo_cascade_tree *t = &c->trees[c->ntrees++];
             t->first_node = c->nnodes;

@@ -446,6 +446,8 @@ static void build_scale(const emo_detector *d, const emo_image *img, const scale
 
 /* OpenCV's runAt: 1 = all stages passed, 0 = failed stage 0 (the scan then
  * skips the next window), < 0 = rejected later or by the variance test. */
+static int eval_stages(const emo_detector *d, const int32_t *p, float vnf, int si0, int tree);
+
 static int eval_window(const emo_detector *d, const int32_t *p, const uint32_t *q) {
     const emo_cascade *c = &d->c;
     float vnf = 1.f;
@@ -459,8 +461,13 @@ static int eval_window(const emo_detector *d, const int32_t *p, const uint32_t *
         vnf = (float)(1. / nf);
         if (!(d->area * vnf < 1e-1)) return -1;
     }
-    int tree = 0;
-    for (int si = 0; si < c->nstages; si++) {
+    return eval_stages(d, p, vnf, 0, 0);
+}
+
+/* Stages si0.. of one window (tree = index of stage si0's first tree). */
+static int eval_stages(const emo_detector *d, const int32_t *p, float vnf, int si0, int tree) {
+    const emo_cascade *c = &d->c;
+    for (int si = si0; si < c->nstages; si++) {
         const emo_cascade_stage *st = &c->stages[si];
         double sum = 0;
         for (int k = 0; k < st->ntrees; k++, tree++) {
@@ -532,58 +539,49 @@ static void scan_row_scalar(const emo_detector *d, const scale_info *s, int y, t
 /* ---- window evaluation: AVX-512, 16 windows side by side ----------------- */
 
 #ifdef EMO_DETECT_AVX512
-/* Values at offset o for the 16 windows starting at p, `step` apart. */
-static inline __m512i ld16(const int32_t *p, int32_t o, int step, __m512i even) {
-    if (step == 1) return _mm512_loadu_si512((const void *)(p + o));
-    __m512i a = _mm512_loadu_si512((const void *)(p + o)), b = _mm512_loadu_si512((const void *)(p + o + 16));
-    return _mm512_permutex2var_epi32(a, even, b);
+/* 16 neighbouring windows of a row are evaluated together: a corner value
+ * of all 16 is one load (step 1) or two loads and a permute (step 2). A
+ * vector lives while any lane does; when a single window is left, it is
+ * finished by the plain evaluator, which is cheaper for one window. */
+typedef struct lane_src {
+    const int32_t *p; /* integral at window 0 of the 16 */
+    int step;         /* 1 or 2 pixels between windows */
+} lane_src;
+
+static const int32_t even_idx[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
+
+static inline __attribute__((always_inline)) __m512i ld16(const lane_src *l, int32_t o) {
+    if (l->step == 1) return _mm512_loadu_si512((const void *)(l->p + o));
+    __m512i a = _mm512_loadu_si512((const void *)(l->p + o)), b = _mm512_loadu_si512((const void *)(l->p + o + 16));
+    return _mm512_permutex2var_epi32(a, _mm512_loadu_si512((const void *)even_idx), b);
 }
 
-/* Rect sum p[o0] - p[o1] - p[o2] + p[o3] for 16 windows (one permute). */
-static inline __m512i rect16(const int32_t *p, const int32_t *o, int step, __m512i even) {
-    if (step == 1) {
-        __m512i a = _mm512_loadu_si512((const void *)(p + o[0])), b = _mm512_loadu_si512((const void *)(p + o[1]));
-        __m512i c = _mm512_loadu_si512((const void *)(p + o[2])), e = _mm512_loadu_si512((const void *)(p + o[3]));
-        return _mm512_add_epi32(_mm512_sub_epi32(_mm512_sub_epi32(a, b), c), e);
-    }
-    __m512i lo = _mm512_add_epi32(
-        _mm512_sub_epi32(_mm512_sub_epi32(_mm512_loadu_si512((const void *)(p + o[0])),
-                                          _mm512_loadu_si512((const void *)(p + o[1]))),
-                         _mm512_loadu_si512((const void *)(p + o[2]))),
-        _mm512_loadu_si512((const void *)(p + o[3])));
-    __m512i hi = _mm512_add_epi32(
-        _mm512_sub_epi32(_mm512_sub_epi32(_mm512_loadu_si512((const void *)(p + o[0] + 16)),
-                                          _mm512_loadu_si512((const void *)(p + o[1] + 16))),
-                         _mm512_loadu_si512((const void *)(p + o[2] + 16))),
-        _mm512_loadu_si512((const void *)(p + o[3] + 16)));
-    return _mm512_permutex2var_epi32(lo, even, hi);
+/* p[o0] - p[o1] - p[o2] + p[o3] for 16 windows (one permute for step 2). */
+static inline __attribute__((always_inline)) __m512i rect16(const lane_src *l, const int32_t *o) {
+    if (l->step == 1)
+        return _mm512_add_epi32(_mm512_sub_epi32(_mm512_sub_epi32(ld16(l, o[0]), ld16(l, o[1])), ld16(l, o[2])),
+                                ld16(l, o[3]));
+    const int32_t *p = l->p;
+#define L_(k) _mm512_loadu_si512((const void *)(p + (k)))
+    __m512i lo = _mm512_add_epi32(_mm512_sub_epi32(_mm512_sub_epi32(L_(o[0]), L_(o[1])), L_(o[2])), L_(o[3]));
+    __m512i hi = _mm512_add_epi32(_mm512_sub_epi32(_mm512_sub_epi32(L_(o[0] + 16), L_(o[1] + 16)), L_(o[2] + 16)),
+                                  L_(o[3] + 16));
+#undef L_
+    return _mm512_permutex2var_epi32(lo, _mm512_loadu_si512((const void *)even_idx), hi);
 }
 
-static inline __m512 haar16(const emo_detector *d, const int32_t *p, int f, int step, __m512i even, __m512 vnf) {
-    const emo_haar_feature *h = &d->c.haar[f];
-    const int32_t *o = d->fofs[f];
-    __m512 r = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(h->weight[0]), _mm512_cvtepi32_ps(rect16(p, o, step, even))),
-                             _mm512_mul_ps(_mm512_set1_ps(h->weight[1]),
-                                           _mm512_cvtepi32_ps(rect16(p, o + 4, step, even))));
-    if (h->nrects > 2 && h->weight[2] != 0.0f)
-        r = _mm512_add_ps(r, _mm512_mul_ps(_mm512_set1_ps(h->weight[2]),
-                                           _mm512_cvtepi32_ps(rect16(p, o + 8, step, even))));
+/* Haar feature value (float, OpenCV's operation order) times vnf. */
+static inline __attribute__((always_inline)) __m512 haar16(const lane_src *l, const int32_t *o, const float *w,
+                                                           int nrects, __m512 vnf) {
+    __m512 r = _mm512_add_ps(_mm512_mul_ps(_mm512_set1_ps(w[0]), _mm512_cvtepi32_ps(rect16(l, o))),
+                             _mm512_mul_ps(_mm512_set1_ps(w[1]), _mm512_cvtepi32_ps(rect16(l, o + 4))));
+    if (nrects > 2) r = _mm512_add_ps(r, _mm512_mul_ps(_mm512_set1_ps(w[2]), _mm512_cvtepi32_ps(rect16(l, o + 8))));
     return _mm512_mul_ps(r, vnf);
 }
 
-static inline void acc16(__m512d *a0, __m512d *a1, __m512 v) {
-    *a0 = _mm512_add_pd(*a0, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
-    *a1 = _mm512_add_pd(*a1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
-}
-
-static inline __mmask16 lt16(__m512d a0, __m512d a1, double thr) {
-    __m512d t = _mm512_set1_pd(thr);
-    return (__mmask16)(_mm512_cmp_pd_mask(a0, t, _CMP_LT_OQ) | (_mm512_cmp_pd_mask(a1, t, _CMP_LT_OQ) << 8));
-}
-
-static inline __m512i lbp16(const int32_t *p, const int32_t *o, int step, __m512i even) {
+static inline __attribute__((always_inline)) __m512i lbp16(const lane_src *l, const int32_t *o) {
     __m512i v[16];
-    for (int i = 0; i < 16; i++) v[i] = ld16(p, o[i], step, even);
+    for (int i = 0; i < 16; i++) v[i] = ld16(l, o[i]);
 #define BS(a, b, e, f) _mm512_add_epi32(_mm512_sub_epi32(_mm512_sub_epi32(v[a], v[b]), v[e]), v[f])
     __m512i cv = BS(5, 6, 9, 10), code = _mm512_setzero_si512();
     code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(0, 1, 4, 5), cv), code, _mm512_set1_epi32(128));
@@ -606,83 +604,101 @@ static inline __mmask16 in_subset16(__m512i code, const uint32_t *subset) {
     return _mm512_test_epi32_mask(bit, _mm512_set1_epi32(1));
 }
 
-/* Evaluates 16 windows; returns the lanes that pass every stage and sets
- * *fail0 to the (valid) lanes rejected by stage 0. */
-static __mmask16 eval16(const emo_detector *d, const int32_t *p, const uint32_t *q, int step, __mmask16 active,
-                        __mmask16 *fail0) {
+static inline void acc16(__m512d *a0, __m512d *a1, __m512 v) {
+    *a0 = _mm512_add_pd(*a0, _mm512_cvtps_pd(_mm512_castps512_ps256(v)));
+    *a1 = _mm512_add_pd(*a1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))));
+}
+
+/* Stump outputs: left where m is set, as doubles (exact: floats widen). */
+static inline void acc16d(__m512d *a0, __m512d *a1, __mmask16 m, __m512d left, __m512d right) {
+    *a0 = _mm512_add_pd(*a0, _mm512_mask_blend_pd((__mmask8)m, right, left));
+    *a1 = _mm512_add_pd(*a1, _mm512_mask_blend_pd((__mmask8)(m >> 8), right, left));
+}
+
+static inline __mmask16 lt16(__m512d a0, __m512d a1, double thr) {
+    __m512d t = _mm512_set1_pd(thr);
+    return (__mmask16)(_mm512_cmp_pd_mask(a0, t, _CMP_LT_OQ) | (_mm512_cmp_pd_mask(a1, t, _CMP_LT_OQ) << 8));
+}
+
+/* Haar variance normalisation of 16 contiguous windows: clears the lanes
+ * OpenCV rejects (stddev <= 10 or flat) and returns 1 / (area * stddev). */
+static inline __attribute__((always_inline)) __m512 norm16(const emo_detector *d, const lane_src *l,
+                                                           const uint32_t *q, __mmask16 *active) {
+    lane_src lq = *l;
+    lq.p = (const int32_t *)(const void *)q;
+    __m512i vs = rect16(l, d->nofs), vq = rect16(&lq, d->nofs);
+    __m512d area = _mm512_set1_pd(d->area);
+    __m512d s0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(vs));
+    __m512d s1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(vs, 1));
+    __m512d q0 = _mm512_cvtepu32_pd(_mm512_castsi512_si256(vq));
+    __m512d q1 = _mm512_cvtepu32_pd(_mm512_extracti64x4_epi64(vq, 1));
+    __m512d n0 = _mm512_sub_pd(_mm512_mul_pd(area, q0), _mm512_mul_pd(s0, s0));
+    __m512d n1 = _mm512_sub_pd(_mm512_mul_pd(area, q1), _mm512_mul_pd(s1, s1));
+    __mmask8 pos0 = _mm512_cmp_pd_mask(n0, _mm512_setzero_pd(), _CMP_GT_OQ);
+    __mmask8 pos1 = _mm512_cmp_pd_mask(n1, _mm512_setzero_pd(), _CMP_GT_OQ);
+    __m512d one = _mm512_set1_pd(1.0);
+    __m256 f0 = _mm512_cvtpd_ps(_mm512_div_pd(one, _mm512_sqrt_pd(n0)));
+    __m256 f1 = _mm512_cvtpd_ps(_mm512_div_pd(one, _mm512_sqrt_pd(n1)));
+    __m512d tenth = _mm512_set1_pd(1e-1);
+    pos0 &= _mm512_cmp_pd_mask(_mm512_mul_pd(area, _mm512_cvtps_pd(f0)), tenth, _CMP_LT_OQ);
+    pos1 &= _mm512_cmp_pd_mask(_mm512_mul_pd(area, _mm512_cvtps_pd(f1)), tenth, _CMP_LT_OQ);
+    *active &= (__mmask16)(pos0 | (pos1 << 8));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(f0), f1, 1);
+}
+
+/* Stages [si0, si1) for 16 windows; `tree` is stage si0's first tree. Returns
+ * the lanes still alive; *fail0 gets the lanes stage 0 rejects (si0 == 0). */
+static inline __attribute__((always_inline)) __mmask16 stages16(const emo_detector *d, const lane_src *l,
+                                                                __m512 vnf, __mmask16 active, int si0, int si1,
+                                                                int tree, __mmask16 *fail0) {
     const emo_cascade *c = &d->c;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    __m512 vnf = _mm512_set1_ps(1.f);
-    *fail0 = 0;
-    if (c->feature_type == EMO_FEATURE_HAAR) {
-        __m512i vs = rect16(p, d->nofs, step, even);
-        __m512i vq = rect16((const int32_t *)(const void *)q, d->nofs, step, even);
-        __m512d area = _mm512_set1_pd(d->area);
-        __m512d s0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(vs));
-        __m512d s1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(vs, 1));
-        __m512d q0 = _mm512_cvtepu32_pd(_mm512_castsi512_si256(vq));
-        __m512d q1 = _mm512_cvtepu32_pd(_mm512_extracti64x4_epi64(vq, 1));
-        __m512d n0 = _mm512_sub_pd(_mm512_mul_pd(area, q0), _mm512_mul_pd(s0, s0));
-        __m512d n1 = _mm512_sub_pd(_mm512_mul_pd(area, q1), _mm512_mul_pd(s1, s1));
-        __mmask8 pos0 = _mm512_cmp_pd_mask(n0, _mm512_setzero_pd(), _CMP_GT_OQ);
-        __mmask8 pos1 = _mm512_cmp_pd_mask(n1, _mm512_setzero_pd(), _CMP_GT_OQ);
-        __m512d one = _mm512_set1_pd(1.0);
-        __m256 f0 = _mm512_cvtpd_ps(_mm512_div_pd(one, _mm512_sqrt_pd(n0)));
-        __m256 f1 = _mm512_cvtpd_ps(_mm512_div_pd(one, _mm512_sqrt_pd(n1)));
-        __m512d tenth = _mm512_set1_pd(1e-1);
-        pos0 &= _mm512_cmp_pd_mask(_mm512_mul_pd(area, _mm512_cvtps_pd(f0)), tenth, _CMP_LT_OQ);
-        pos1 &= _mm512_cmp_pd_mask(_mm512_mul_pd(area, _mm512_cvtps_pd(f1)), tenth, _CMP_LT_OQ);
-        active &= (__mmask16)(pos0 | (pos1 << 8));
-        vnf = _mm512_insertf32x8(_mm512_castps256_ps512(f0), f1, 1);
-    }
-    int tree = 0;
-    for (int si = 0; si < c->nstages && active; si++) {
+    for (int si = si0; si < si1 && active; si++) {
         const emo_cascade_stage *st = &c->stages[si];
         __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
         if (d->hs) {
             for (int k = 0; k < st->ntrees; k++) {
                 const haar_stump *hs = &d->hs[tree + k];
-                const int32_t *o = hs->ofs[0];
-                __m512 r = _mm512_add_ps(
-                    _mm512_mul_ps(_mm512_set1_ps(hs->w[0]), _mm512_cvtepi32_ps(rect16(p, o, step, even))),
-                    _mm512_mul_ps(_mm512_set1_ps(hs->w[1]), _mm512_cvtepi32_ps(rect16(p, o + 4, step, even))));
-                if (hs->nrects > 2)
-                    r = _mm512_add_ps(r, _mm512_mul_ps(_mm512_set1_ps(hs->w[2]),
-                                                       _mm512_cvtepi32_ps(rect16(p, o + 8, step, even))));
-                r = _mm512_mul_ps(r, vnf);
-                __mmask16 m = _mm512_cmp_ps_mask(r, _mm512_set1_ps(hs->thr), _CMP_LT_OQ);
-                acc16(&a0, &a1, _mm512_mask_blend_ps(m, _mm512_set1_ps(hs->right), _mm512_set1_ps(hs->left)));
+                __mmask16 m = _mm512_cmp_ps_mask(haar16(l, hs->ofs[0], hs->w, hs->nrects, vnf),
+                                                 _mm512_set1_ps(hs->thr), _CMP_LT_OQ);
+                acc16d(&a0, &a1, m, _mm512_set1_pd(hs->left), _mm512_set1_pd(hs->right));
             }
         } else if (d->ls) {
             for (int k = 0; k < st->ntrees; k++) {
                 const lbp_stump *ls = &d->ls[tree + k];
-                __mmask16 m = in_subset16(lbp16(p, ls->ofs, step, even), ls->subset);
-                acc16(&a0, &a1, _mm512_mask_blend_ps(m, _mm512_set1_ps(ls->right), _mm512_set1_ps(ls->left)));
+                __mmask16 m = in_subset16(lbp16(l, ls->ofs), ls->subset);
+                acc16d(&a0, &a1, m, _mm512_set1_pd(ls->left), _mm512_set1_pd(ls->right));
             }
         } else {
-            /* Small trees: every node's test for every lane, then one sweep
-             * in node order (children come after parents) finds the leaf. */
+            /* Trees: each node's test where some lane stands, then one sweep
+             * in node order (children come after parents) reaches the leaf. */
             for (int k = 0; k < st->ntrees; k++) {
                 const emo_cascade_tree *tr = &c->trees[tree + k];
                 const emo_cascade_node *nodes = c->nodes + tr->first_node;
                 __m512i cur = _mm512_setzero_si512();
                 for (int ni = 0; ni < tr->nnodes; ni++) {
                     const emo_cascade_node *nd = &nodes[ni];
-                    __mmask16 here = _mm512_cmpeq_epi32_mask(cur, _mm512_set1_epi32(ni));
+                    __mmask16 here = _mm512_cmpeq_epi32_mask(cur, _mm512_set1_epi32(ni)) & active;
                     if (ni > 0 && !here) continue;
                     __mmask16 m;
-                    if (c->feature_type == EMO_FEATURE_HAAR)
-                        m = _mm512_cmp_ps_mask(haar16(d, p, nd->feature, step, even, vnf),
+                    if (c->feature_type == EMO_FEATURE_HAAR) {
+                        const emo_haar_feature *h = &c->haar[nd->feature];
+                        float w[3] = {h->weight[0], h->weight[1], h->nrects > 2 ? h->weight[2] : 0.f};
+                        m = _mm512_cmp_ps_mask(haar16(l, d->fofs[nd->feature], w, w[2] != 0.f ? 3 : 2, vnf),
                                                _mm512_set1_ps(nd->threshold), _CMP_LT_OQ);
-                    else
-                        m = in_subset16(lbp16(p, d->fofs[nd->feature], step, even),
-                                        c->subsets + (size_t)(tr->first_node + ni) * 8);
+                    } else {
+                        m = in_subset16(lbp16(l, d->fofs[nd->feature]), c->subsets + (size_t)(tr->first_node + ni) * 8);
+                    }
                     __m512i next = _mm512_mask_blend_epi32(m, _mm512_set1_epi32(nd->right), _mm512_set1_epi32(nd->left));
                     cur = _mm512_mask_mov_epi32(cur, here, next);
                 }
-                /* cur = -leaf for every lane now */
-                __m512i leaf = _mm512_sub_epi32(_mm512_set1_epi32(tr->first_leaf), cur);
-                __m512 lv = _mm512_i32gather_ps(leaf, c->leaves, 4);
+                /* cur = -leaf; the loader pads leaves so 16 can be read */
+                __m512 lv;
+                if (tr->nnodes < 16)
+                    lv = _mm512_permutexvar_ps(_mm512_sub_epi32(_mm512_setzero_si512(), cur),
+                                               _mm512_loadu_ps(c->leaves + tr->first_leaf));
+                else
+                    lv = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), active,
+                                                  _mm512_sub_epi32(_mm512_set1_epi32(tr->first_leaf), cur), c->leaves, 4);
                 acc16(&a0, &a1, lv);
             }
         }
@@ -690,30 +706,44 @@ static __mmask16 eval16(const emo_detector *d, const int32_t *p, const uint32_t 
         __mmask16 fail = lt16(a0, a1, st->threshold) & active;
         if (si == 0) *fail0 = fail;
         active &= (__mmask16)~fail;
+        /* One window left: finish it alone (cheaper than 16 lanes). */
+        if (si > 0 && si + 1 < si1 && __builtin_popcount(active) == 1) {
+            float vf[16];
+            _mm512_storeu_ps(vf, vnf);
+            int lane = __builtin_ctz(active);
+            return eval_stages(d, l->p + lane * l->step, vf[lane], si + 1, tree) > 0 ? active : 0;
+        }
     }
     return active;
 }
 
+/* One row of windows; detections go to t. */
 static void scan_row_simd(const emo_detector *d, const scale_info *s, int y, thread_buf *t) {
-    const int32_t *p = d->ii + s->base + (size_t)y * d->stride;
-    const uint32_t *q = d->sq + s->base + (size_t)y * d->stride;
+    const emo_cascade *c = &d->c;
+    size_t rowofs = (size_t)y * d->stride;
+    const int32_t *p = d->ii + s->base + rowofs;
+    const uint32_t *q = d->sq + s->base + rowofs;
     int step = s->step, n = (s->nx + step - 1) / step; /* windows in this row */
-    int run = 0; /* length of the run of stage-0 failures just before, mod 2 */
+    int run = 0; /* length of the run of stage-0 failures just before */
     for (int i0 = 0; i0 < n; i0 += 16) {
         int lanes = EMO_MIN(16, n - i0);
         __mmask16 inrange = (__mmask16)(lanes == 16 ? 0xFFFF : (1u << lanes) - 1);
-        __mmask16 f0;
         int x0 = i0 * step;
-        __mmask16 pass = eval16(d, p + x0, q + x0, step, inrange, &f0);
-        /* OpenCV skips the window after one that fails stage 0: a window is
-         * skipped when the run of stage-0 failures right before it has odd
-         * length. Passing windows end runs; so do windows rejected later. */
-        for (unsigned m = pass; m; m &= m - 1) {
-            int lane = __builtin_ctz(m);
-            int r = 0;
+        lane_src l = {.p = p + x0, .step = step};
+        __mmask16 active = inrange, f0 = 0;
+        __m512 vnf = _mm512_set1_ps(1.f);
+        if (c->feature_type == EMO_FEATURE_HAAR) vnf = norm16(d, &l, q + x0, &active);
+        /* Stage 0, then the skip rule: OpenCV skips the window after one
+         * that fails stage 0, so a window is evaluated only if the run of
+         * stage-0 failures right before it has even length. The others are
+         * dropped now (their result would be thrown away). */
+        __mmask16 alive = step == 1 ? stages16(d, &(lane_src){.p = p + x0, .step = 1}, vnf, active, 0, 1, 0, &f0)
+                                    : stages16(d, &(lane_src){.p = p + x0, .step = 2}, vnf, active, 0, 1, 0, &f0);
+        for (unsigned m = alive; m; m &= m - 1) {
+            int lane = __builtin_ctz(m), r = 0;
             for (int j = lane - 1; j >= 0 && (f0 >> j & 1); j--) r++;
             if (r == lane) r += run;
-            if (!(r & 1)) push_cand(t, s, x0 + lane * step, y);
+            if (r & 1) alive &= (__mmask16) ~(1u << lane);
         }
         if (f0 == inrange && lanes == 16) run += 16;
         else {
@@ -721,6 +751,11 @@ static void scan_row_simd(const emo_detector *d, const scale_info *s, int y, thr
             for (int j = lanes - 1; j >= 0 && (f0 >> j & 1); j--) r++;
             run = r == lanes ? run + r : r;
         }
+        if (!alive) continue;
+        int first = c->stages[0].ntrees;
+        alive = step == 1 ? stages16(d, &(lane_src){.p = p + x0, .step = 1}, vnf, alive, 1, c->nstages, first, &f0)
+                          : stages16(d, &(lane_src){.p = p + x0, .step = 2}, vnf, alive, 1, c->nstages, first, &f0);
+        for (unsigned m = alive; m; m &= m - 1) push_cand(t, s, x0 + __builtin_ctz(m) * step, y);
     }
 }
 #endif
@@ -937,16 +972,14 @@ int emo_detect(emo_detector *d, const emo_image *grey, const emo_detect_params *
             for (int k = 0; k < ntasks; k++) {
                 const task *tk = &d->tasks[k];
                 const scale_info *s = &d->scales[tk->scale];
-                for (int y = tk->y0; y < tk->y1; y += s->step) {
 #ifdef EMO_DETECT_AVX512
-                    if (simd) {
-                        scan_row_simd(d, s, y, t);
-                        continue;
-                    }
-#endif
-                    (void)simd;
-                    scan_row_scalar(d, s, y, t);
+                if (simd) {
+                    for (int y = tk->y0; y < tk->y1; y += s->step) scan_row_simd(d, s, y, t);
+                    continue;
                 }
+#endif
+                (void)simd;
+                for (int y = tk->y0; y < tk->y1; y += s->step) scan_row_scalar(d, s, y, t);
             }
         }
         b0 = b1;

@@ -138,13 +138,13 @@ static void check_parity(const char *what, const parity_stats *st) {
 
 static void test_parity_photos(void) {
     parity_stats st = {0};
-    run_parity("media/", &st, 0);
+    run_parity("media/", &st, 1);
     check_parity("photos", &st);
 }
 
 static void test_parity_video_frames(void) {
     parity_stats st = {0};
-    run_parity("tests/", &st, 0);
+    run_parity("tests/", &st, 1);
     check_parity("video frames", &st);
 }
 
