@@ -242,6 +242,21 @@ static void test_rotation(void) {
     emo_video_close(b);
 }
 
+/* Noise in the index (moov, bytes 32..11314 of the Pexels file) at 24
+ * pseudo-random places, file cut at 8%: a clean error or frames, each time. */
+static void test_fuzz_index(void) {
+    const char *p = test_tmp("fuzz.mp4");
+    uint32_t r = 2024;
+    for (int i = 0; i < 24; i++) {
+        r = r * 1664525u + 1013904223u;
+        long at = 32 + (long)(r >> 8) % 11200;
+        CHECK(copy_bytes(test_shared("media/video/WolfgangLanger_Pexels.mp4"), p, 0.08, at, 16 + i * 4) == 0);
+        emo_video_stats st;
+        int s, n = read_all(p, &st, &s);
+        CHECK_MSG(n < 0 ? s < 0 && s != EMO_EEOF : s == EMO_EEOF, "noise at %ld: %d frames, status %d", at, n, s);
+    }
+}
+
 static void test_audio_only(void) {
     emo_video *v = NULL;
     CHECK_EQ_INT(emo_video_open(&v, "tests/data/video/audio_only.m4a"), EMO_EUNSUPPORTED);
@@ -469,6 +484,7 @@ static const test_case cases[] = {
     {"truncated", test_truncated},
     {"corrupt_middle", test_corrupt_middle},
     {"damage_everywhere", test_damage_everywhere},
+    {"fuzz_index", test_fuzz_index},
     {"rotation", test_rotation},
     {"audio_only", test_audio_only},
     {"unknown_codec", test_unknown_codec},
