@@ -5,6 +5,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_camera(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_serve(int argc, char **argv);

@@ -15,6 +15,7 @@ static const command commands[] = {
     {"camera", cmd_camera, "live emotions from a camera (window, or recording to video/CSV)"},
     {"convert", cmd_convert, "decode an image and write it again (grey, resized)"},
     {"data", cmd_data, "class counts per split of a training dataset; a grid of augmented samples"},
+    {"detect", cmd_detect, "find faces with an OpenCV cascade: boxes as text or JSON, annotated image"},
     {"eval", cmd_eval, "accuracy, F1 and confusion matrix of a model on a dataset split"},
     {"image", cmd_image, "emotions of the faces in photos: annotated images, JSON or text"},
     {"serve", cmd_serve, "the live web demo and JSON API on http://127.0.0.1:2000/"},
