@@ -111,6 +111,7 @@ int emo_video_open(emo_video **out, const char *path) {
     if (stat(path, &sb) != 0)
         return emo_fail(errno == ENOENT ? EMO_ENOTFOUND : EMO_EIO, "%s: %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode)) return emo_fail(EMO_EINVAL, "%s: is a directory, not a video file", path);
+    if (S_ISREG(sb.st_mode) && sb.st_size == 0) return emo_fail(EMO_EFORMAT, "%s: empty file, not a video", path);
     quiet_ffmpeg();
 
     emo_video *v = calloc(1, sizeof *v);
@@ -150,8 +151,12 @@ int emo_video_open(emo_video **out, const char *path) {
     if (!codec) {
         char tag[AV_FOURCC_MAX_STRING_SIZE] = "";
         av_fourcc_make_string(tag, par->codec_tag);
-        status = emo_fail(EMO_EUNSUPPORTED, "%s: video codec '%s' (tag %s) cannot be decoded by this FFmpeg build",
-                          path, avcodec_get_name(par->codec_id), par->codec_tag ? tag : "none");
+        if (par->codec_id == AV_CODEC_ID_NONE)
+            status = emo_fail(EMO_EUNSUPPORTED, "%s: unknown video codec (tag %s): it cannot be decoded by this FFmpeg build",
+                              path, par->codec_tag ? tag : "none");
+        else
+            status = emo_fail(EMO_EUNSUPPORTED, "%s: video codec '%s' (tag %s) cannot be decoded by this FFmpeg build",
+                              path, avcodec_get_name(par->codec_id), par->codec_tag ? tag : "none");
         goto fail;
     }
     if (par->width > EMO_MAX_SIDE || par->height > EMO_MAX_SIDE ||
