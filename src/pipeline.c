@@ -174,6 +174,7 @@ static int find_faces(emo_pipeline *pl) {
     emo_detect_params dp = pl->params.detect;
     dp.threads = pl->params.threads;
     bool full = pl->tracker.n == 0 || pl->frame % pl->params.detect_every == 0;
+    if (EMO_MIN(pl->grey.width, pl->grey.height) < dp.min_size) return 0; /* no face fits */
     if (full) {
         int n = emo_detect(pl->det, &pl->grey, &dp, pl->found, MAX_FACES);
         return n < 0 ? n : EMO_MIN(n, MAX_FACES);

@@ -11,7 +11,7 @@ void emo_tracker_init(emo_tracker *t) {
     memset(t, 0, sizeof *t);
     t->next_id = 1;
     t->min_iou = 0.3f;
-    t->max_missing = 15;
+    t->max_missing = 50; /* 2 s at 25 fps: a face turned away for a moment keeps its id */
 }
 
 float emo_track_iou(emo_track_box a, emo_track_box b) {

@@ -23,7 +23,7 @@ typedef struct emo_tracker {
     int n;
     int next_id;
     float min_iou;   /* a detection continues a track when IoU >= this (0.3) */
-    int max_missing; /* a track is dropped after this many frames unseen (15) */
+    int max_missing; /* a track is dropped after this many frames unseen (50) */
 } emo_tracker;
 
 void emo_tracker_init(emo_tracker *t);
