@@ -277,10 +277,10 @@ kill -INT $PID
 for _ in $(seq 1 100); do kill -0 $PID 2>/dev/null || break; sleep 0.1; done
 kill -0 $PID 2>/dev/null && { bad stops_on_sigint "still running"; kill -KILL $PID; } || ok stops_on_sigint
 # Server-camera mode: a video played as the camera, streamed as MJPEG.
-(cd "$CWD" && exec "$ABS_EMO" serve --port 0 --input "$(cd "$(dirname "$VIDEO")" && pwd)/$(basename "$VIDEO")" \
-    >"$TMP/server3.log" 2>&1) &
+ABS_VIDEO=$(cd "$(dirname "$VIDEO")" && pwd)/$(basename "$VIDEO")
+(cd "$CWD" && exec "$ABS_EMO" serve --port 0 --input "$ABS_VIDEO" >"$TMP/server3.log" 2>&1) &
 PID=$!
-for _ in $(seq 1 300); do grep -q 'http://' "$TMP/server3.log" && break; sleep 0.1; done
+for _ in $(seq 1 300); do grep -q 'http://' "$TMP/server3.log" 2>/dev/null && break; sleep 0.1; done
 PORT3=$(sed -n 's|^emo serve: http://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/server3.log")
 curl -s --max-time 6 "http://127.0.0.1:$PORT3/stream.mjpg" -o "$TMP/stream.mjpg"
 parts=$(grep -a -c -- '--emoframe' "$TMP/stream.mjpg")

@@ -147,7 +147,8 @@ static bool parse_int(const char *v, int lo, int hi, int *out) {
 
 bool serve_settings_parse(server *sv, struct MHD_Connection *c, serve_settings *s, char *err, size_t errn) {
     emo_pipeline_params d = emo_pipeline_params_default();
-    *s = (serve_settings){.model = sv->default_model, .smooth = d.smooth, .detect_every = SERVE_LIVE_DETECT_EVERY};
+    *s = (serve_settings){.model = sv->default_model, .smooth = d.smooth, .detect_every = SERVE_LIVE_DETECT_EVERY,
+                          .min_face = d.detect.min_size};
     const char *v;
     if ((v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "model")) && *v) {
         int i = 0;
@@ -533,7 +534,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (strcmp(url, "/ws") == 0) return answer_websocket(sv, c, rq);
         if (strcmp(url, "/stream.mjpg") == 0) {
             if (!sv->stream) return send_error(c, MHD_HTTP_NOT_FOUND, "no server camera: start with --input or --camera");
-            return serve_stream_answer(sv, c) == EMO_OK ? MHD_YES : MHD_NO;
+            if (serve_stream_answer(sv, c) != EMO_OK) return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, emo_last_error());
+            return MHD_YES;
         }
         if (strncmp(url, "/api/jobs/", 10) == 0) {
             struct MHD_Response *r;
@@ -714,7 +716,9 @@ int cmd_serve(int argc, char **argv) {
         goto done;
     }
     sv->npool = sv->workers;
-    serve_settings defaults = {.model = sv->default_model, .smooth = 0, .detect_every = 1}; /* as pool_acquire */
+    /* As serve_settings_parse's defaults after pool_acquire's normalisation. */
+    serve_settings defaults = {.model = sv->default_model, .smooth = 0, .detect_every = 1,
+                               .min_face = emo_pipeline_params_default().detect.min_size};
     for (int i = 0; i < sv->npool; i++) {
         sv->pool[i].s = defaults;
         if (serve_pipe_open(sv, &defaults, 1, &sv->pool[i].p) != EMO_OK) {
