@@ -207,8 +207,8 @@ for _ in $(seq 1 100); do
 done
 body_has not_a_video_error '"state":"error"'
 expect video_empty_400 400 "$(code POST /api/video)"
-st=$(head -c 600000000 /dev/zero | code POST /api/video -H 'Transfer-Encoding: chunked' --data-binary @- 2>/dev/null)
-expect video_huge_chunked_413 413 "$st"
+st=$(head -c 1000000000 /dev/zero | code POST /api/video --data-binary @- 2>/dev/null)
+expect video_huge_413 413 "$st"
 expect alive_after_videos 200 "$(code GET /api/health)"
 
 # ---- WebSocket protocol --------------------------------------------------
@@ -244,6 +244,10 @@ else
 fi
 
 # ---- Clean stop -----------------------------------------------------------
+# A long video still being processed when the server stops: one at a time,
+# then aborted by the stop (its files removed).
+expect video_long_accepted 202 "$(code POST /api/video --data-binary @"$VIDEO")"
+expect video_one_at_a_time_503 503 "$(code POST /api/video --data-binary @"$SHARED/media/video/single_face.mp4")"
 expect health_before_stop 200 "$(code GET /api/health)"
 kill -TERM $PID
 for _ in $(seq 1 100); do kill -0 $PID 2>/dev/null || break; sleep 0.1; done

@@ -94,17 +94,14 @@ static bool random_id(char out[33]) {
     return ok;
 }
 
-serve_job *serve_job_create(server *sv, const serve_settings *s) {
+int serve_job_create(server *sv, const serve_settings *s, serve_job **out) {
+    *out = NULL;
     serve_jobs *js = jobs_get(sv);
-    if (!js) {
-        emo_fail(EMO_EIO, "cannot make a folder for videos: %s", strerror(errno));
-        return NULL;
-    }
+    if (!js) return emo_fail(EMO_EIO, "cannot make a folder for videos: %s", strerror(errno));
     serve_job *j = calloc(1, sizeof *j);
     if (!j || !random_id(j->id)) {
         free(j);
-        emo_fail(EMO_ENOMEM, "out of memory");
-        return NULL;
+        return emo_fail(EMO_ENOMEM, "cannot make a job id");
     }
     j->s = *s;
     snprintf(j->in_path, sizeof j->in_path, "%s/%s-in", js->dir, j->id);
@@ -117,8 +114,7 @@ serve_job *serve_job_create(server *sv, const serve_settings *s) {
         if (o && (o->state == JOB_UPLOADING || o->state == JOB_RUNNING)) {
             pthread_mutex_unlock(&js->lock);
             free(j);
-            emo_fail(EMO_EAGAIN, "a video is being processed already; try again when it is done");
-            return NULL;
+            return emo_fail(EMO_EAGAIN, "a video is being processed already; try again when it is done");
         }
         if (!o && slot < 0) slot = i;
         if (o && (oldest < 0 || o->order < js->jobs[oldest]->order)) oldest = i;
@@ -131,15 +127,16 @@ serve_job *serve_job_create(server *sv, const serve_settings *s) {
     j->order = ++js->created;
     j->in = fopen(j->in_path, "wbx");
     if (!j->in) {
+        int e = errno;
         pthread_mutex_unlock(&js->lock);
         free(j);
-        emo_fail(EMO_EIO, "cannot store the upload: %s", strerror(errno));
-        return NULL;
+        return emo_fail(EMO_EIO, "cannot store the upload: %s", strerror(e));
     }
     js->jobs[slot] = j;
     pthread_mutex_unlock(&js->lock);
     job_free(evicted);
-    return j;
+    *out = j;
+    return EMO_OK;
 }
 
 int serve_job_write(serve_job *j, const void *data, size_t n) {

@@ -512,10 +512,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             }
             char err[160];
             if (!serve_settings_parse(sv, c, &rq->s, err, sizeof err)) return send_error(c, MHD_HTTP_BAD_REQUEST, err);
-            rq->job = serve_job_create(sv, &rq->s);
-            if (!rq->job)
-                return send_error(c, emo_last_error()[0] && strstr(emo_last_error(), "already")
-                                         ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR,
+            int st = serve_job_create(sv, &rq->s, &rq->job);
+            if (st != EMO_OK)
+                return send_error(c, st == EMO_EAGAIN ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR,
                                   emo_last_error());
             rq->route = ROUTE_VIDEO;
             return MHD_YES;
@@ -761,12 +760,16 @@ int cmd_serve(int argc, char **argv) {
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(sv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     int bound = info ? info->port : port;
-    printf("emo serve: http://%s%s%s:%d/\n", v6 ? "[" : "", host, v6 ? "]" : "", bound);
+    /* Bound to every interface: the URL to open here is still loopback. */
+    bool any = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+    const char *shown = any ? (v6 ? "::1" : "127.0.0.1") : host;
+    printf("emo serve: http://%s%s%s:%d/\n", v6 ? "[" : "", shown, v6 ? "]" : "", bound);
     if (!quiet) {
         if (sv->loopback)
             printf("emo serve: listening on loopback only: other machines cannot connect (--host 0.0.0.0 to share)\n");
         else
-            printf("emo serve: WARNING: listening on %s: other machines on the network can connect\n", host);
+            printf("emo serve: WARNING: listening on %s%s: other machines on the network can connect\n", host,
+                   any ? " (every interface)" : "");
         printf("emo serve: model %s, %d HTTP workers%s%s; Ctrl-C stops\n", sv->models[sv->default_model].name,
                sv->workers, input ? ", server camera " : "", input ? input : "");
     }

@@ -137,11 +137,11 @@ int serve_stream_answer(server *sv, struct MHD_Connection *c);
 void serve_stream_stop(server *sv);
 void serve_stream_close(server *sv);
 
-/* Uploaded videos (jobs.c). create: NULL with EMO_EAGAIN when a video is
- * being processed already. The upload is written with serve_job_write, then
+/* Uploaded videos (jobs.c). create: EMO_EAGAIN when a video is being
+ * processed already. The upload is written with serve_job_write, then
  * serve_job_start processes it in a thread (or serve_job_abort drops it). */
 typedef struct serve_job serve_job;
-serve_job *serve_job_create(server *sv, const serve_settings *s);
+int serve_job_create(server *sv, const serve_settings *s, serve_job **out);
 int serve_job_write(serve_job *j, const void *data, size_t n);
 int serve_job_start(server *sv, serve_job *j);
 void serve_job_abort(server *sv, serve_job *j);
