@@ -656,7 +656,7 @@ static void layout_item(emo_drawer *d, const emo_image *img, const emo_draw_item
             snprintf(L->text, sizeof L->text, "%s%s", id, d->names[L->cls]);
         else
             snprintf(L->text, sizeof L->text, "#%d", it->track_id);
-        double fs = text_size(fmin(EMO_CLAMP(side * 0.11, 11.0, 30.0) * sc, fmax(6.0, H / 6)));
+        double fs = text_size(fmin(EMO_CLAMP(side * 0.11, 11.0, fmax(30.0, H / 36)) * sc, fmax(6.0, H / 6)));
         L->label_fs = fs;
         L->text_w = text_width(d->cr, d->bold, fs, L->text);
         double lw = L->text_w + fs * 1.0, lh = fs * 1.6;
@@ -669,7 +669,7 @@ static void layout_item(emo_drawer *d, const emo_image *img, const emo_draw_item
     }
     if ((flags & EMO_DRAW_EMOJI) && L->cls >= 0 && d->glyph[L->cls] >= 0) {
         bool over = flags & EMO_DRAW_EMOJI_OVER;
-        double es = over ? side * 0.92 : EMO_CLAMP(side * 0.36, 18.0, 256.0);
+        double es = over ? side * 0.92 : EMO_CLAMP(side * 0.36, 18.0, 400.0);
         es = fmin(es, fmin(W, H));
         L->em = es >= 8 ? emoji_get(d, L->cls, (int)lrint(es)) : NULL;
         if (L->em) {
@@ -681,7 +681,7 @@ static void layout_item(emo_drawer *d, const emo_image *img, const emo_draw_item
         }
     }
     if ((flags & EMO_DRAW_CHART) && it->probs) {
-        double fs = text_size(EMO_CLAMP(side * 0.085, 10.0, 22.0) * sc);
+        double fs = text_size(EMO_CLAMP(side * 0.085, 10.0, fmax(22.0, H / 50)) * sc);
         chart_geom g = chart_size(d, fs);
         if (g.w > W || g.h > H) { /* shrink to fit the image, within reason */
             fs = floor(fs * fmin(W / g.w, H / g.h) * 2) / 2; /* a half-pixel step that fits */
@@ -697,7 +697,10 @@ static void layout_item(emo_drawer *d, const emo_image *img, const emo_draw_item
 }
 
 /* Where emo_draw_fps puts its panel ("999.9 fps" wide), so charts avoid it. */
-static double fps_font(const emo_drawer *d, double H) { return text_size(EMO_CLAMP(H / 28.0, 11.0, 28.0) * d->text_scale); }
+/* Text sizes have caps that grow with the image, so 4K frames stay readable. */
+static double fps_font(const emo_drawer *d, double H) {
+    return text_size(EMO_CLAMP(H / 28.0, 11.0, fmax(28.0, H / 50)) * d->text_scale);
+}
 static rectf fps_rect(const emo_drawer *d, double W, double H) {
     double fs = fps_font(d, H);
     return (rectf){0, 0, fs * 0.5 + d->pct_w100 * fs / 100 * 2.4 + fs * 1.2, fs * 0.5 + fs * 1.8};
