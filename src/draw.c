@@ -696,11 +696,13 @@ static void layout_item(emo_drawer *d, const emo_image *img, const emo_draw_item
     }
 }
 
-/* Where emo_draw_fps puts its panel ("999.9 fps" wide), so charts avoid it. */
-/* Text sizes have caps that grow with the image, so 4K frames stay readable. */
+/* The fps counter's text size; like the others, its cap grows with the
+ * image so that 4K frames stay readable. */
 static double fps_font(const emo_drawer *d, double H) {
     return text_size(EMO_CLAMP(H / 28.0, 11.0, fmax(28.0, H / 50)) * d->text_scale);
 }
+
+/* Where emo_draw_fps puts its panel ("999.9 fps" wide), so charts avoid it. */
 static rectf fps_rect(const emo_drawer *d, double W, double H) {
     double fs = fps_font(d, H);
     return (rectf){0, 0, fs * 0.5 + d->pct_w100 * fs / 100 * 2.4 + fs * 1.2, fs * 0.5 + fs * 1.8};
@@ -792,15 +794,16 @@ static void paint_box(emo_drawer *d, const item_layout *L) {
     rectf b = L->box;
     const double *c = L->cls >= 0 ? d->rgb[L->cls] : (const double[3]){0.95, 0.95, 0.95};
     double lw = L->line_w, arm = fmin(b.w, b.h) * 0.22;
-    /* A thin full outline, then bold corner brackets; a dark halo under both
-     * keeps them visible on light backgrounds. */
+    /* A thin full outline, then bold corner brackets; a dark halo (pass 0,
+     * 2 px wider) under both keeps them visible on light backgrounds. */
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 0) cairo_set_source_rgba(cr, 0, 0, 0, 0.35);
-        cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
-        cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+        double halo = pass ? 0 : 2;
         cairo_rectangle(cr, b.x, b.y, b.w, b.h);
-        if (pass == 1) cairo_set_source_rgba(cr, c[0], c[1], c[2], 0.7);
-        cairo_set_line_width(cr, lw * (pass ? 1.0 : 1.0) + (pass ? 0 : 2));
+        if (pass == 0) cairo_set_source_rgba(cr, 0, 0, 0, 0.35);
+        else cairo_set_source_rgba(cr, c[0], c[1], c[2], 0.7);
+        cairo_set_line_width(cr, lw + halo);
         cairo_stroke(cr);
         double x0 = b.x, y0 = b.y, x1 = b.x + b.w, y1 = b.y + b.h;
         cairo_move_to(cr, x0, y0 + arm), cairo_line_to(cr, x0, y0), cairo_line_to(cr, x0 + arm, y0);
@@ -808,7 +811,7 @@ static void paint_box(emo_drawer *d, const item_layout *L) {
         cairo_move_to(cr, x1, y1 - arm), cairo_line_to(cr, x1, y1), cairo_line_to(cr, x1 - arm, y1);
         cairo_move_to(cr, x0 + arm, y1), cairo_line_to(cr, x0, y1), cairo_line_to(cr, x0, y1 - arm);
         if (pass == 1) cairo_set_source_rgb(cr, c[0], c[1], c[2]);
-        cairo_set_line_width(cr, lw * 2.2 + (pass ? 0 : 2));
+        cairo_set_line_width(cr, lw * 2.2 + halo);
         cairo_stroke(cr);
     }
 }
