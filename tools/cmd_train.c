@@ -418,39 +418,6 @@ static int frozen_prefix(const nn_net *net, int n, size_t *floats) {
     return EMO_OK;
 }
 
-/* ---- augmentation spec ---------------------------------------------------------- */
-
-/* "default", "none", or comma-separated key=value over emo_augment_default():
- * "shift=4,flip=1,rotate=10,scale=0.1,brightness=0.2,contrast=0.2,erase=0.25". */
-static int parse_augment(const char *spec, emo_augment *a) {
-    *a = emo_augment_default();
-    if (!spec || !*spec || strcmp(spec, "default") == 0) return EMO_OK;
-    if (strcmp(spec, "none") == 0) {
-        memset(a, 0, sizeof *a);
-        return EMO_OK;
-    }
-    char tmp[256];
-    copy_str(tmp, sizeof tmp, spec);
-    char *save = NULL;
-    for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(t, '='), *end;
-        if (!eq) return emo_fail(EMO_EINVAL, "--augment: '%s' is not key=value", t);
-        *eq = 0;
-        float v = strtof(eq + 1, &end);
-        if (end == eq + 1 || *end || !isfinite(v) || v < 0)
-            return emo_fail(EMO_EINVAL, "--augment: bad value for %s", t);
-        if (strcmp(t, "shift") == 0 && v <= 24) a->shift = (int)v;
-        else if (strcmp(t, "flip") == 0) a->flip = v != 0;
-        else if (strcmp(t, "rotate") == 0 && v <= 180) a->rotate = v;
-        else if (strcmp(t, "scale") == 0 && v < 1) a->scale = v;
-        else if (strcmp(t, "brightness") == 0 && v < 1) a->brightness = v;
-        else if (strcmp(t, "contrast") == 0 && v < 1) a->contrast = v;
-        else if (strcmp(t, "erase") == 0 && v <= 1) a->erase = v;
-        else return emo_fail(EMO_EINVAL, "--augment: unknown key or value out of range: %s=%s", t, eq + 1);
-    }
-    return EMO_OK;
-}
-
 /* ---- logging --------------------------------------------------------------------- */
 
 static int write_log(const char *path, const train_state *s) {
@@ -712,7 +679,7 @@ int cmd_train(int argc, char **argv) {
         }
     }
     emo_augment aug;
-    if (parse_augment(c.augment, &aug)) {
+    if (emo_augment_parse(c.augment, &aug)) {
         cli_error("train", "bad --augment");
         goto done;
     }
