@@ -51,11 +51,18 @@ typedef struct lbp_stump {
     float left, right;
 } lbp_stump;
 
+typedef struct layout {
+    int32_t nofs[4];     /* normalisation rect corners */
+    int32_t (*fofs)[16]; /* per feature: corner offsets (Haar uses 12) */
+    haar_stump *hs;      /* one per tree when every tree is a stump */
+    lbp_stump *ls;
+} layout;
+
 typedef struct scale_info {
     float scale;
     int sw, sh;   /* resized image */
     int nx, ny;   /* window origins x in [0, nx), y in [0, ny) */
-    int step;     /* 2 below scale 2, else 1 */
+    int step;     /* 2 below scale 2, else 1; also the layout: lay[step - 1] */
     int ww, wh;   /* window size in image pixels */
     size_t base;  /* index of this scale's integral (0, 0) in the buffers */
 } scale_info;
@@ -69,6 +76,8 @@ typedef struct thread_buf {
     size_t resize_cap;
     uint8_t *row;
     int64_t *tu, *tv; /* tilted-integral accumulators, W + H + 2 each */
+    int32_t *pref;    /* one row's prefix sums, W + 1 */
+    size_t pref_cap;
     size_t row_cap, t_cap;
     emo_rect *cand;
     int ncand, cand_cap;
@@ -79,13 +88,13 @@ struct emo_detector {
     emo_cascade c;
     char name[1024];
     int force_scalar;
-    /* compiled for `stride` */
+    /* compiled for `stride`: lay[0] for scales scanned every pixel, lay[1]
+     * for scales scanned every 2nd pixel, whose integral rows are stored
+     * even columns first, then odd ones, so 16 windows 2 pixels apart read
+     * 16 consecutive ints */
     int stride;
-    int32_t nofs[4];
+    layout lay[2];
     double area;                /* normalisation rect area, (w - 2) * (h - 2) */
-    int32_t (*fofs)[16];        /* per feature: corner offsets (Haar 12 used) */
-    haar_stump *hs;             /* one per tree when every tree is a stump */
-    lbp_stump *ls;
     size_t toff;                /* tilted integral, from the sum buffer */
     /* per image */
     int32_t *ii;   /* sum (and tilted after toff) */
@@ -172,14 +181,17 @@ int emo_detector_open(emo_detector **out, const char *cascade) {
     snprintf(d->name, sizeof d->name, "%s", path);
     const emo_cascade *c = &d->c;
     d->area = (double)(c->win_w - 2) * (c->win_h - 2);
-    d->fofs = calloc((size_t)c->nfeatures, sizeof *d->fofs);
-    if (c->max_nodes == 1) {
-        if (c->feature_type == EMO_FEATURE_HAAR) d->hs = calloc((size_t)c->ntrees, sizeof *d->hs);
-        else d->ls = calloc((size_t)c->ntrees, sizeof *d->ls);
-    }
-    if (!d->fofs || (c->max_nodes == 1 && !d->hs && !d->ls)) {
-        emo_detector_close(d);
-        return emo_fail(EMO_ENOMEM, "%s: out of memory", path);
+    for (int k = 0; k < 2; k++) {
+        layout *L = &d->lay[k];
+        L->fofs = calloc((size_t)c->nfeatures, sizeof *L->fofs);
+        if (c->max_nodes == 1) {
+            if (c->feature_type == EMO_FEATURE_HAAR) L->hs = calloc((size_t)c->ntrees, sizeof *L->hs);
+            else L->ls = calloc((size_t)c->ntrees, sizeof *L->ls);
+        }
+        if (!L->fofs || (c->max_nodes == 1 && !L->hs && !L->ls)) {
+            emo_detector_close(d);
+            return emo_fail(EMO_ENOMEM, "%s: out of memory", path);
+        }
     }
     *out = d;
     return EMO_OK;
@@ -188,9 +200,11 @@ int emo_detector_open(emo_detector **out, const char *cascade) {
 void emo_detector_close(emo_detector *d) {
     if (!d) return;
     emo_cascade_free(&d->c);
-    free(d->fofs);
-    free(d->hs);
-    free(d->ls);
+    for (int k = 0; k < 2; k++) {
+        free(d->lay[k].fofs);
+        free(d->lay[k].hs);
+        free(d->lay[k].ls);
+    }
     free(d->ii);
     free(d->sq);
     free(d->scales);
@@ -200,6 +214,7 @@ void emo_detector_close(emo_detector *d) {
         free(d->tb[i].row);
         free(d->tb[i].tu);
         free(d->tb[i].tv);
+        free(d->tb[i].pref);
         free(d->tb[i].cand);
     }
     free(d->tb);
@@ -219,68 +234,77 @@ void emo_detector_force_scalar(emo_detector *d, int on) {
 
 int emo_detector_candidates(const emo_detector *d) { return d ? d->ncand : 0; }
 
-/* Offsets of every feature for integral rows `stride` ints apart. */
+/* Where column x of row y lives in an integral block: plain, or (planar)
+ * even columns in the first half of the row and odd ones in the second. */
+static inline int32_t cell(int planar, int stride, int x, int y) {
+    return stride * y + (planar ? (x & 1) * (stride / 2) + (x >> 1) : x);
+}
+
+/* Offsets of every feature, in both layouts, for rows `stride` ints apart. */
 static void compile(emo_detector *d, int stride) {
     const emo_cascade *c = &d->c;
     d->stride = stride;
     int nw = c->win_w - 2, nh = c->win_h - 2;
-    d->nofs[0] = 1 * stride + 1;
-    d->nofs[1] = 1 * stride + 1 + nw;
-    d->nofs[2] = (1 + nh) * stride + 1;
-    d->nofs[3] = (1 + nh) * stride + 1 + nw;
-    for (int f = 0; f < c->nfeatures; f++) {
-        int32_t *o = d->fofs[f];
-        memset(o, 0, sizeof d->fofs[f]);
-        if (c->feature_type == EMO_FEATURE_HAAR) {
-            const emo_haar_feature *h = &c->haar[f];
-            for (int r = 0; r < h->nrects; r++) {
-                int x = h->x[r], y = h->y[r], w = h->w[r], hh = h->h[r];
-                int32_t *q = o + 4 * r;
-                if (h->tilted) {
-                    int32_t t = (int32_t)d->toff;
-                    q[0] = t + x + stride * y;
-                    q[1] = t + x - hh + stride * (y + hh);
-                    q[2] = t + x + w + stride * (y + w);
-                    q[3] = t + x + w - hh + stride * (y + w + hh);
-                } else {
-                    q[0] = x + stride * y;
-                    q[1] = x + w + stride * y;
-                    q[2] = x + stride * (y + hh);
-                    q[3] = x + w + stride * (y + hh);
+    for (int k = 0; k < 2; k++) {
+        layout *L = &d->lay[k];
+        L->nofs[0] = cell(k, stride, 1, 1);
+        L->nofs[1] = cell(k, stride, 1 + nw, 1);
+        L->nofs[2] = cell(k, stride, 1, 1 + nh);
+        L->nofs[3] = cell(k, stride, 1 + nw, 1 + nh);
+        for (int f = 0; f < c->nfeatures; f++) {
+            int32_t *o = L->fofs[f];
+            memset(o, 0, sizeof L->fofs[f]);
+            if (c->feature_type == EMO_FEATURE_HAAR) {
+                const emo_haar_feature *h = &c->haar[f];
+                for (int r = 0; r < h->nrects; r++) {
+                    int x = h->x[r], y = h->y[r], w = h->w[r], hh = h->h[r];
+                    int32_t *q = o + 4 * r;
+                    if (h->tilted) {
+                        int32_t t = (int32_t)d->toff;
+                        q[0] = t + cell(k, stride, x, y);
+                        q[1] = t + cell(k, stride, x - hh, y + hh);
+                        q[2] = t + cell(k, stride, x + w, y + w);
+                        q[3] = t + cell(k, stride, x + w - hh, y + w + hh);
+                    } else {
+                        q[0] = cell(k, stride, x, y);
+                        q[1] = cell(k, stride, x + w, y);
+                        q[2] = cell(k, stride, x, y + hh);
+                        q[3] = cell(k, stride, x + w, y + hh);
+                    }
                 }
+            } else {
+                const emo_lbp_feature *l = &c->lbp[f];
+                for (int gy = 0; gy < 4; gy++)
+                    for (int gx = 0; gx < 4; gx++) o[gy * 4 + gx] = cell(k, stride, l->x + gx * l->w, l->y + gy * l->h);
             }
-        } else {
-            const emo_lbp_feature *l = &c->lbp[f];
-            for (int gy = 0; gy < 4; gy++)
-                for (int gx = 0; gx < 4; gx++) o[gy * 4 + gx] = (l->y + gy * l->h) * stride + l->x + gx * l->w;
         }
+        if (L->hs)
+            for (int t = 0; t < c->ntrees; t++) {
+                const emo_cascade_node *n = &c->nodes[c->trees[t].first_node];
+                const emo_haar_feature *h = &c->haar[n->feature];
+                haar_stump *s = &L->hs[t];
+                memcpy(s->ofs, L->fofs[n->feature], sizeof s->ofs);
+                for (int r = 0; r < 3; r++) s->w[r] = r < h->nrects ? h->weight[r] : 0.f;
+                s->nrects = h->nrects > 2 && h->weight[2] != 0.f ? 3 : 2;
+                s->thr = n->threshold;
+                /* OpenCV's stumps take leaf 0 on the left, leaf 1 on the
+                 * right, whatever the node's child indices say. */
+                const float *lv = c->leaves + c->trees[t].first_leaf;
+                s->left = lv[0];
+                s->right = lv[1];
+            }
+        if (L->ls)
+            for (int t = 0; t < c->ntrees; t++) {
+                int ni = c->trees[t].first_node;
+                const emo_cascade_node *n = &c->nodes[ni];
+                lbp_stump *s = &L->ls[t];
+                memcpy(s->ofs, L->fofs[n->feature], sizeof s->ofs);
+                memcpy(s->subset, c->subsets + (size_t)ni * 8, sizeof s->subset);
+                const float *lv = c->leaves + c->trees[t].first_leaf;
+                s->left = lv[0];
+                s->right = lv[1];
+            }
     }
-    if (d->hs)
-        for (int t = 0; t < c->ntrees; t++) {
-            const emo_cascade_node *n = &c->nodes[c->trees[t].first_node];
-            const emo_haar_feature *h = &c->haar[n->feature];
-            haar_stump *s = &d->hs[t];
-            memcpy(s->ofs, d->fofs[n->feature], sizeof s->ofs);
-            for (int r = 0; r < 3; r++) s->w[r] = r < h->nrects ? h->weight[r] : 0.f;
-            s->nrects = h->nrects > 2 && h->weight[2] != 0.f ? 3 : 2;
-            s->thr = n->threshold;
-            /* OpenCV's stumps take leaf 0 on the left, leaf 1 on the right,
-             * whatever the node's child indices say. */
-            const float *lv = c->leaves + c->trees[t].first_leaf;
-            s->left = lv[0];
-            s->right = lv[1];
-        }
-    if (d->ls)
-        for (int t = 0; t < c->ntrees; t++) {
-            int ni = c->trees[t].first_node;
-            const emo_cascade_node *n = &c->nodes[ni];
-            lbp_stump *s = &d->ls[t];
-            memcpy(s->ofs, d->fofs[n->feature], sizeof s->ofs);
-            memcpy(s->subset, c->subsets + (size_t)ni * 8, sizeof s->subset);
-            const float *lv = c->leaves + c->trees[t].first_leaf;
-            s->left = lv[0];
-            s->right = lv[1];
-        }
 }
 
 /* ---- bit-exact resize (OpenCV INTER_LINEAR_EXACT, 8-bit, 1 channel) ------ */
@@ -386,17 +410,18 @@ void emo_resize_linear_exact(const uint8_t *src, int sw, int sh, int sstride, ui
 /* Resizes the (view of the) image to scale s and writes its integrals at
  * s->base: sum and squared sum ((sw + 1) x (sh + 1)), tilted when needed. */
 static void build_scale(const emo_detector *d, const emo_image *img, const scale_info *s, thread_buf *t) {
-    int W = s->sw, H = s->sh, stride = d->stride;
+    int W = s->sw, H = s->sh, stride = d->stride, planar = s->step == 2, half = stride / 2;
     int32_t *sum = d->ii + s->base;
     uint32_t *sq = d->sq + s->base;
     int32_t *tl = d->c.has_tilted ? d->ii + d->toff + s->base : NULL;
-    memset(sum, 0, (size_t)(W + 1) * sizeof *sum);
-    memset(sq, 0, (size_t)(W + 1) * sizeof *sq);
-    if (tl) memset(tl, 0, (size_t)(W + 1) * sizeof *tl);
+    memset(sum, 0, (size_t)stride * sizeof *sum);
+    memset(sq, 0, (size_t)stride * sizeof *sq);
+    if (tl) memset(tl, 0, (size_t)stride * sizeof *tl);
     bool same = W == img->width && H == img->height;
     resizer r;
     if (!same) resizer_init(&r, img->data, img->width, img->height, img->stride, W, H, t->resize);
     uint8_t *row = t->row;
+    int32_t *pref = t->pref; /* prefix sums of the current row, W + 1 */
     int64_t *tu = t->tu, *tv = t->tv + H; /* tv indexed -H..W */
     if (tl) {
         memset(t->tu, 0, (size_t)(W + H + 2) * sizeof *t->tu);
@@ -414,30 +439,39 @@ static void build_scale(const emo_detector *d, const emo_image *img, const scale
         uint32_t rq = 0;
         sn[0] = 0;
         qn[0] = 0;
-        for (int x = 0; x < W; x++) {
-            uint32_t v = px[x];
-            rs += (int32_t)v;
-            rq += v * v;
-            sn[x + 1] = sp[x + 1] + rs;
-            qn[x + 1] = qp[x + 1] + rq;
+        pref[0] = 0;
+        if (!planar) {
+            for (int x = 0; x < W; x++) {
+                uint32_t v = px[x];
+                rs += (int32_t)v;
+                rq += v * v;
+                pref[x + 1] = rs;
+                sn[x + 1] = sp[x + 1] + rs;
+                qn[x + 1] = qp[x + 1] + rq;
+            }
+        } else {
+            /* column c at (c & 1) * half + (c >> 1): pixel pairs fill one
+             * odd and one even column */
+            for (int x = 0; x < W; x++) {
+                uint32_t v = px[x];
+                rs += (int32_t)v;
+                rq += v * v;
+                pref[x + 1] = rs;
+                int i = ((x + 1) & 1) * half + ((x + 1) >> 1);
+                sn[i] = sp[i] + rs;
+                qn[i] = qp[i] + rq;
+            }
         }
         if (tl) {
             /* tilted(X, Y) = sum over y' < Y of row y' between
              * X-1-(Y-1-y') and X-1+(Y-1-y'): with P(y', k) the prefix of row
              * y' up to k (clamped to 0..W), tilted(X, Y) = U[X+Y-1] -
              * V[X-Y], U[s] = sum P(y', s - y'), V[t] = sum P(y', t + y'). */
-            const int32_t *P = sn; /* sn[k] - sp[k] is row y's prefix up to k */
             int Y = y + 1;
-            for (int s2 = 0; s2 <= W + H; s2++) {
-                int k = EMO_CLAMP(s2 - y, 0, W);
-                tu[s2] += (int64_t)(P[k] - sp[k]);
-            }
-            for (int t2 = -H; t2 <= W; t2++) {
-                int k = EMO_CLAMP(t2 + y, 0, W);
-                tv[t2] += (int64_t)(P[k] - sp[k]);
-            }
+            for (int s2 = 0; s2 <= W + H; s2++) tu[s2] += pref[EMO_CLAMP(s2 - y, 0, W)];
+            for (int t2 = -H; t2 <= W; t2++) tv[t2] += pref[EMO_CLAMP(t2 + y, 0, W)];
             int32_t *tn = tl + (size_t)Y * stride;
-            for (int X = 0; X <= W; X++) tn[X] = (int32_t)(tu[X + Y - 1] - tv[X - Y]);
+            for (int X = 0; X <= W; X++) tn[cell(planar, stride, X, 0)] = (int32_t)(tu[X + Y - 1] - tv[X - Y]);
         }
     }
 }
@@ -446,13 +480,14 @@ static void build_scale(const emo_detector *d, const emo_image *img, const scale
 
 /* OpenCV's runAt: 1 = all stages passed, 0 = failed stage 0 (the scan then
  * skips the next window), < 0 = rejected later or by the variance test. */
-static int eval_stages(const emo_detector *d, const int32_t *p, float vnf, int si0, int tree);
+static int eval_stages(const emo_detector *d, const layout *L, const int32_t *p, float vnf, int si0, int tree);
 
-static int eval_window(const emo_detector *d, const int32_t *p, const uint32_t *q) {
+/* p, q: the window's top-left in the sum and squared-sum blocks. */
+static int eval_window(const emo_detector *d, const layout *L, const int32_t *p, const uint32_t *q) {
     const emo_cascade *c = &d->c;
     float vnf = 1.f;
     if (c->feature_type == EMO_FEATURE_HAAR) {
-        const int32_t *n = d->nofs;
+        const int32_t *n = L->nofs;
         int vs = p[n[0]] - p[n[1]] - p[n[2]] + p[n[3]];
         uint32_t vq = q[n[0]] - q[n[1]] - q[n[2]] + q[n[3]];
         double nf = d->area * vq - (double)vs * vs;
@@ -461,11 +496,11 @@ static int eval_window(const emo_detector *d, const int32_t *p, const uint32_t *
         vnf = (float)(1. / nf);
         if (!(d->area * vnf < 1e-1)) return -1;
     }
-    return eval_stages(d, p, vnf, 0, 0);
+    return eval_stages(d, L, p, vnf, 0, 0);
 }
 
 /* Stages si0.. of one window (tree = index of stage si0's first tree). */
-static int eval_stages(const emo_detector *d, const int32_t *p, float vnf, int si0, int tree) {
+static int eval_stages(const emo_detector *d, const layout *L, const int32_t *p, float vnf, int si0, int tree) {
     const emo_cascade *c = &d->c;
     for (int si = si0; si < c->nstages; si++) {
         const emo_cascade_stage *st = &c->stages[si];
@@ -477,7 +512,7 @@ static int eval_stages(const emo_detector *d, const int32_t *p, float vnf, int s
             do {
                 const emo_cascade_node *nd = &nodes[idx];
                 bool left;
-                const int32_t *o = d->fofs[nd->feature];
+                const int32_t *o = L->fofs[nd->feature];
                 if (c->feature_type == EMO_FEATURE_HAAR) {
                     const emo_haar_feature *h = &c->haar[nd->feature];
                     float ret = h->weight[0] * (float)(p[o[0]] - p[o[1]] - p[o[2]] + p[o[3]]) +
@@ -529,8 +564,10 @@ static bool push_cand(thread_buf *t, const scale_info *s, int x, int y) {
 static void scan_row_scalar(const emo_detector *d, const scale_info *s, int y, thread_buf *t) {
     const int32_t *p = d->ii + s->base + (size_t)y * d->stride;
     const uint32_t *q = d->sq + s->base + (size_t)y * d->stride;
+    const layout *L = &d->lay[s->step - 1];
     for (int x = 0; x < s->nx; x += s->step) {
-        int r = eval_window(d, p + x, q + x);
+        int i = x / s->step; /* planar rows hold window x = 2i at i */
+        int r = eval_window(d, L, p + i, q + i);
         if (r > 0) push_cand(t, s, x, y);
         if (r == 0) x += s->step;
     }
@@ -544,30 +581,18 @@ static void scan_row_scalar(const emo_detector *d, const scale_info *s, int y, t
  * vector lives while any lane does; when a single window is left, it is
  * finished by the plain evaluator, which is cheaper for one window. */
 typedef struct lane_src {
-    const int32_t *p; /* integral at window 0 of the 16 */
-    int step;         /* 1 or 2 pixels between windows */
+    const int32_t *p; /* integral at the first of 16 consecutive windows */
+    const layout *L;  /* offsets for this scale's layout */
 } lane_src;
 
-static const int32_t even_idx[16] = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
-
 static inline __attribute__((always_inline)) __m512i ld16(const lane_src *l, int32_t o) {
-    if (l->step == 1) return _mm512_loadu_si512((const void *)(l->p + o));
-    __m512i a = _mm512_loadu_si512((const void *)(l->p + o)), b = _mm512_loadu_si512((const void *)(l->p + o + 16));
-    return _mm512_permutex2var_epi32(a, _mm512_loadu_si512((const void *)even_idx), b);
+    return _mm512_loadu_si512((const void *)(l->p + o));
 }
 
-/* p[o0] - p[o1] - p[o2] + p[o3] for 16 windows (one permute for step 2). */
+/* p[o0] - p[o1] - p[o2] + p[o3] for 16 windows. */
 static inline __attribute__((always_inline)) __m512i rect16(const lane_src *l, const int32_t *o) {
-    if (l->step == 1)
-        return _mm512_add_epi32(_mm512_sub_epi32(_mm512_sub_epi32(ld16(l, o[0]), ld16(l, o[1])), ld16(l, o[2])),
-                                ld16(l, o[3]));
-    const int32_t *p = l->p;
-#define L_(k) _mm512_loadu_si512((const void *)(p + (k)))
-    __m512i lo = _mm512_add_epi32(_mm512_sub_epi32(_mm512_sub_epi32(L_(o[0]), L_(o[1])), L_(o[2])), L_(o[3]));
-    __m512i hi = _mm512_add_epi32(_mm512_sub_epi32(_mm512_sub_epi32(L_(o[0] + 16), L_(o[1] + 16)), L_(o[2] + 16)),
-                                  L_(o[3] + 16));
-#undef L_
-    return _mm512_permutex2var_epi32(lo, _mm512_loadu_si512((const void *)even_idx), hi);
+    return _mm512_add_epi32(_mm512_sub_epi32(_mm512_sub_epi32(ld16(l, o[0]), ld16(l, o[1])), ld16(l, o[2])),
+                            ld16(l, o[3]));
 }
 
 /* Haar feature value (float, OpenCV's operation order) times vnf. */
@@ -626,7 +651,7 @@ static inline __attribute__((always_inline)) __m512 norm16(const emo_detector *d
                                                            const uint32_t *q, __mmask16 *active) {
     lane_src lq = *l;
     lq.p = (const int32_t *)(const void *)q;
-    __m512i vs = rect16(l, d->nofs), vq = rect16(&lq, d->nofs);
+    __m512i vs = rect16(l, l->L->nofs), vq = rect16(&lq, l->L->nofs);
     __m512d area = _mm512_set1_pd(d->area);
     __m512d s0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(vs));
     __m512d s1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(vs, 1));
@@ -655,16 +680,16 @@ static inline __attribute__((always_inline)) __mmask16 stages16(const emo_detect
     for (int si = si0; si < si1 && active; si++) {
         const emo_cascade_stage *st = &c->stages[si];
         __m512d a0 = _mm512_setzero_pd(), a1 = _mm512_setzero_pd();
-        if (d->hs) {
+        if (l->L->hs) {
             for (int k = 0; k < st->ntrees; k++) {
-                const haar_stump *hs = &d->hs[tree + k];
+                const haar_stump *hs = &l->L->hs[tree + k];
                 __mmask16 m = _mm512_cmp_ps_mask(haar16(l, hs->ofs[0], hs->w, hs->nrects, vnf),
                                                  _mm512_set1_ps(hs->thr), _CMP_LT_OQ);
                 acc16d(&a0, &a1, m, _mm512_set1_pd(hs->left), _mm512_set1_pd(hs->right));
             }
-        } else if (d->ls) {
+        } else if (l->L->ls) {
             for (int k = 0; k < st->ntrees; k++) {
-                const lbp_stump *ls = &d->ls[tree + k];
+                const lbp_stump *ls = &l->L->ls[tree + k];
                 __mmask16 m = in_subset16(lbp16(l, ls->ofs), ls->subset);
                 acc16d(&a0, &a1, m, _mm512_set1_pd(ls->left), _mm512_set1_pd(ls->right));
             }
@@ -683,10 +708,10 @@ static inline __attribute__((always_inline)) __mmask16 stages16(const emo_detect
                     if (c->feature_type == EMO_FEATURE_HAAR) {
                         const emo_haar_feature *h = &c->haar[nd->feature];
                         float w[3] = {h->weight[0], h->weight[1], h->nrects > 2 ? h->weight[2] : 0.f};
-                        m = _mm512_cmp_ps_mask(haar16(l, d->fofs[nd->feature], w, w[2] != 0.f ? 3 : 2, vnf),
+                        m = _mm512_cmp_ps_mask(haar16(l, l->L->fofs[nd->feature], w, w[2] != 0.f ? 3 : 2, vnf),
                                                _mm512_set1_ps(nd->threshold), _CMP_LT_OQ);
                     } else {
-                        m = in_subset16(lbp16(l, d->fofs[nd->feature]), c->subsets + (size_t)(tr->first_node + ni) * 8);
+                        m = in_subset16(lbp16(l, l->L->fofs[nd->feature]), c->subsets + (size_t)(tr->first_node + ni) * 8);
                     }
                     __m512i next = _mm512_mask_blend_epi32(m, _mm512_set1_epi32(nd->right), _mm512_set1_epi32(nd->left));
                     cur = _mm512_mask_mov_epi32(cur, here, next);
@@ -711,7 +736,7 @@ static inline __attribute__((always_inline)) __mmask16 stages16(const emo_detect
             float vf[16];
             _mm512_storeu_ps(vf, vnf);
             int lane = __builtin_ctz(active);
-            return eval_stages(d, l->p + lane * l->step, vf[lane], si + 1, tree) > 0 ? active : 0;
+            return eval_stages(d, l->L, l->p + lane, vf[lane], si + 1, tree) > 0 ? active : 0;
         }
     }
     return active;
@@ -723,22 +748,22 @@ static void scan_row_simd(const emo_detector *d, const scale_info *s, int y, thr
     size_t rowofs = (size_t)y * d->stride;
     const int32_t *p = d->ii + s->base + rowofs;
     const uint32_t *q = d->sq + s->base + rowofs;
+    const layout *L = &d->lay[s->step - 1];
     int step = s->step, n = (s->nx + step - 1) / step; /* windows in this row */
     int run = 0; /* length of the run of stage-0 failures just before */
-    for (int i0 = 0; i0 < n; i0 += 16) {
+    int first = c->stages[0].ntrees;
+    for (int i0 = 0; i0 < n; i0 += 16) { /* window i is at x = i * step, stored at i */
         int lanes = EMO_MIN(16, n - i0);
         __mmask16 inrange = (__mmask16)(lanes == 16 ? 0xFFFF : (1u << lanes) - 1);
-        int x0 = i0 * step;
-        lane_src l = {.p = p + x0, .step = step};
+        lane_src l = {.p = p + i0, .L = L};
         __mmask16 active = inrange, f0 = 0;
         __m512 vnf = _mm512_set1_ps(1.f);
-        if (c->feature_type == EMO_FEATURE_HAAR) vnf = norm16(d, &l, q + x0, &active);
+        if (c->feature_type == EMO_FEATURE_HAAR) vnf = norm16(d, &l, q + i0, &active);
         /* Stage 0, then the skip rule: OpenCV skips the window after one
          * that fails stage 0, so a window is evaluated only if the run of
          * stage-0 failures right before it has even length. The others are
          * dropped now (their result would be thrown away). */
-        __mmask16 alive = step == 1 ? stages16(d, &(lane_src){.p = p + x0, .step = 1}, vnf, active, 0, 1, 0, &f0)
-                                    : stages16(d, &(lane_src){.p = p + x0, .step = 2}, vnf, active, 0, 1, 0, &f0);
+        __mmask16 alive = stages16(d, &l, vnf, active, 0, 1, 0, &f0);
         for (unsigned m = alive; m; m &= m - 1) {
             int lane = __builtin_ctz(m), r = 0;
             for (int j = lane - 1; j >= 0 && (f0 >> j & 1); j--) r++;
@@ -752,10 +777,8 @@ static void scan_row_simd(const emo_detector *d, const scale_info *s, int y, thr
             run = r == lanes ? run + r : r;
         }
         if (!alive) continue;
-        int first = c->stages[0].ntrees;
-        alive = step == 1 ? stages16(d, &(lane_src){.p = p + x0, .step = 1}, vnf, alive, 1, c->nstages, first, &f0)
-                          : stages16(d, &(lane_src){.p = p + x0, .step = 2}, vnf, alive, 1, c->nstages, first, &f0);
-        for (unsigned m = alive; m; m &= m - 1) push_cand(t, s, x0 + __builtin_ctz(m) * step, y);
+        alive = stages16(d, &l, vnf, alive, 1, c->nstages, first, &f0);
+        for (unsigned m = alive; m; m &= m - 1) push_cand(t, s, (i0 + __builtin_ctz(m)) * step, y);
     }
 }
 #endif
@@ -855,6 +878,7 @@ static int prepare_threads(emo_detector *d, int nt, int W, int H) {
         thread_buf *t = &d->tb[i];
         int s = grow_buf(&t->resize, &t->resize_cap, RESIZE_SCRATCH(W), 1);
         if (!s) s = grow_buf((void **)&t->row, &t->row_cap, (size_t)W + 64, 1);
+        if (!s) s = grow_buf((void **)&t->pref, &t->pref_cap, (size_t)W + 1, sizeof *t->pref);
         if (!s && d->c.has_tilted) {
             size_t cap = t->t_cap;
             s = grow_buf((void **)&t->tu, &cap, (size_t)(W + H + 2), sizeof *t->tu);
