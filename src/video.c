@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/avstring.h>
 #include <libavutil/display.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
@@ -122,7 +123,16 @@ int emo_video_open(emo_video **out, const char *path) {
     v->start_pts = AV_NOPTS_VALUE;
     char eb[128];
     int status = EMO_OK, r;
-    if ((r = avformat_open_input(&v->fmt, path, NULL, NULL)) < 0) {
+    /* "file:" keeps FFmpeg from reading "x:y.mp4" or "http://..." as a
+     * protocol: this is a local file (stat said so). */
+    char *url = av_asprintf("file:%s", path);
+    if (!url) {
+        emo_video_close(v);
+        return emo_fail(EMO_ENOMEM, "%s: out of memory", path);
+    }
+    r = avformat_open_input(&v->fmt, url, NULL, NULL);
+    av_free(url);
+    if (r < 0) {
         status = emo_fail(r == AVERROR(ENOENT) ? EMO_ENOTFOUND : r == AVERROR(EACCES) ? EMO_EIO : EMO_EFORMAT,
                           "%s: not a video file FFmpeg can read (%s)", path, av_last_msg[0] ? av_last_msg : av_err(r, eb, sizeof eb));
         goto fail;
@@ -550,13 +560,14 @@ int emo_video_writer_open(emo_video_writer **out, const char *path, int width, i
         status = emo_fail(EMO_ENOMEM, "%s: cannot set stream parameters (%s)", path, av_err(r, eb, sizeof eb));
         goto fail;
     }
-    /* The muxer reopens its file by url for +faststart: point it at tmp. */
+    /* The muxer reopens its file by url for +faststart: point it at tmp
+     * ("file:" so that a ':' in the name is not taken for a protocol). */
     av_freep(&w->fmt->url);
-    if (!(w->fmt->url = av_strdup(w->tmp))) {
+    if (!(w->fmt->url = av_asprintf("file:%s", w->tmp))) {
         status = emo_fail(EMO_ENOMEM, "%s: out of memory", path);
         goto fail;
     }
-    if ((r = avio_open(&w->fmt->pb, w->tmp, AVIO_FLAG_WRITE)) < 0) {
+    if ((r = avio_open(&w->fmt->pb, w->fmt->url, AVIO_FLAG_WRITE)) < 0) {
         status = emo_fail(EMO_EIO, "%s: cannot write (%s)", path, av_err(r, eb, sizeof eb));
         goto fail;
     }

@@ -257,6 +257,27 @@ static void test_fuzz_index(void) {
     }
 }
 
+/* A ':' in a file name is not a protocol ("http:", "concat:") to FFmpeg. */
+static void test_colon_in_name(void) {
+    const char *in = test_tmp("concat:clip.mp4"), *out = test_tmp("out:put.mp4");
+    CHECK(copy_bytes("tests/data/video/plain.mp4", in, 1.0, 0, 0) == 0);
+    emo_video *v = NULL;
+    CHECK_OK(emo_video_open(&v, in));
+    emo_image img = {0};
+    emo_video_writer *w = NULL;
+    CHECK_OK(emo_video_writer_open(&w, out, 64, 48, 5));
+    int n = 0;
+    while (v && w && emo_video_read(v, &img, 3, NULL) == EMO_OK) {
+        CHECK_OK(emo_video_write(w, &img));
+        n++;
+    }
+    CHECK_EQ_INT(n, 3);
+    CHECK_OK(emo_video_writer_close(w));
+    CHECK(access(out, F_OK) == 0);
+    emo_video_close(v);
+    emo_image_free(&img);
+}
+
 static void test_audio_only(void) {
     emo_video *v = NULL;
     CHECK_EQ_INT(emo_video_open(&v, "tests/data/video/audio_only.m4a"), EMO_EUNSUPPORTED);
@@ -486,6 +507,7 @@ static const test_case cases[] = {
     {"damage_everywhere", test_damage_everywhere},
     {"fuzz_index", test_fuzz_index},
     {"rotation", test_rotation},
+    {"colon_in_name", test_colon_in_name},
     {"audio_only", test_audio_only},
     {"unknown_codec", test_unknown_codec},
     {"not_a_video", test_not_a_video},
