@@ -117,16 +117,22 @@ int emo_plot_lines(emo_image *out, int width, int height, const emo_plot_axes *a
     if (!(x0 <= x1)) x0 = 0, x1 = 1;
     if (!(y0 <= y1)) y0 = 0, y1 = 1;
     if (ax.xmin != ax.xmax && isfinite(ax.xmin) && isfinite(ax.xmax)) x0 = ax.xmin, x1 = ax.xmax;
-    else if (x0 == x1) x0 -= 0.5, x1 += 0.5;
+    else if (x0 == x1) x0 -= fmax(0.5, fabs(x0) * 0.1), x1 += fmax(0.5, fabs(x1) * 0.1);
     if (ax.ymin != ax.ymax && isfinite(ax.ymin) && isfinite(ax.ymax)) {
         y0 = ax.ymin, y1 = ax.ymax;
     } else {
-        if (y0 == y1) y0 -= 0.5, y1 += 0.5;
+        if (y0 == y1) y0 -= fmax(0.5, fabs(y0) * 0.1), y1 += fmax(0.5, fabs(y1) * 0.1);
         double pad = (y1 - y0) * 0.05;
         y0 -= pad, y1 += pad;
     }
     if (x0 > x1) { double t = x0; x0 = x1; x1 = t; }
     if (y0 > y1) { double t = y0; y0 = y1; y1 = t; }
+    /* Ticks loop over the range in steps: keep it wide enough to step
+     * through, and finite (k < 100 in the loops bounds the rest). */
+    if (!(x1 - x0 > 1e-9 * fmax(fabs(x0), fabs(x1))) || !isfinite(x1 - x0))
+        return emo_fail(EMO_EINVAL, "emo_plot_lines: x range %g..%g is empty or too wide", x0, x1);
+    if (!(y1 - y0 > 1e-9 * fmax(fabs(y0), fabs(y1))) || !isfinite(y1 - y0))
+        return emo_fail(EMO_EINVAL, "emo_plot_lines: y range %g..%g is empty or too wide", y0, y1);
 
     plot_ctx P;
     int s = plot_begin(&P, width, height);
@@ -136,7 +142,7 @@ int emo_plot_lines(emo_image *out, int width, int height, const emo_plot_axes *a
     double xstep = nice_step(x1 - x0, EMO_CLAMP(width / 110, 3, 10)), ystep = nice_step(y1 - y0, EMO_CLAMP(height / 70, 3, 10));
     char buf[64];
     double ylab_w = 0;
-    for (double v = ceil(y0 / ystep - 1e-9) * ystep; v <= y1 + ystep * 1e-9; v += ystep) {
+    for (double v = ceil(y0 / ystep - 1e-9) * ystep, k = 0; v <= y1 + ystep * 1e-9 && k < 100; v += ystep, k++) {
         fmt_tick(buf, sizeof buf, v, ystep);
         ylab_w = fmax(ylab_w, tw(&P, P.font, fs, buf));
     }
@@ -162,7 +168,7 @@ int emo_plot_lines(emo_image *out, int width, int height, const emo_plot_axes *a
 #define PY(v) (B - ((v) - y0) / (y1 - y0) * (B - T))
     /* Grid and tick labels. */
     cairo_set_line_width(cr, 1);
-    for (double v = ceil(y0 / ystep - 1e-9) * ystep; v <= y1 + ystep * 1e-9; v += ystep) {
+    for (double v = ceil(y0 / ystep - 1e-9) * ystep, k = 0; v <= y1 + ystep * 1e-9 && k < 100; v += ystep, k++) {
         double y = round(PY(v)) + 0.5;
         cairo_set_source_rgb(cr, 0.9, 0.9, 0.92);
         cairo_move_to(cr, L, y), cairo_line_to(cr, R, y), cairo_stroke(cr);
@@ -170,7 +176,7 @@ int emo_plot_lines(emo_image *out, int width, int height, const emo_plot_axes *a
         cairo_set_source_rgb(cr, 0.3, 0.3, 0.33);
         text_at(&P, P.font, fs, L - fs * 0.5, PY(v), 1, 0.5, buf);
     }
-    for (double v = ceil(x0 / xstep - 1e-9) * xstep; v <= x1 + xstep * 1e-9; v += xstep) {
+    for (double v = ceil(x0 / xstep - 1e-9) * xstep, k = 0; v <= x1 + xstep * 1e-9 && k < 100; v += xstep, k++) {
         double x = round(PX(v)) + 0.5;
         cairo_set_source_rgb(cr, 0.9, 0.9, 0.92);
         cairo_move_to(cr, x, T), cairo_line_to(cr, x, B), cairo_stroke(cr);

@@ -412,6 +412,13 @@ static void test_plot_lines(void) {
     emo_plot_series odd[3] = {{"none", x, y1, 0, 0x000000}, {"one", &one, &one, 1, 0x00AA00}, {NULL, x, x, 1, 0}};
     CHECK_OK(emo_plot_lines(&img, 300, 200, NULL, odd, 3));
     CHECK_OK(emo_plot_lines(&img, 300, 200, NULL, NULL, 0));
+    /* Extreme values: constant and huge, spanning most of float's range. */
+    float big[3] = {1e20f, 1e20f, 1e20f}, wide[3] = {-3e38f, 0, 3e38f}, xs[3] = {0, 1, 2};
+    emo_plot_series ext[2] = {{"const", xs, big, 3, 0x112233}, {NULL, wide, xs, 3, 0x445566}};
+    CHECK_OK(emo_plot_lines(&img, 300, 200, NULL, &ext[0], 1));
+    CHECK_OK(emo_plot_lines(&img, 300, 200, NULL, &ext[1], 1));
+    emo_plot_axes same = {NULL, NULL, NULL, 5, 5, 1e30f, 1e30f};
+    CHECK_OK(emo_plot_lines(&img, 300, 200, &same, &ext[0], 1));
     CHECK_EQ_INT(emo_plot_lines(&img, 100, 200, NULL, se, 2), EMO_EINVAL);
     emo_plot_series bad = {"bad", NULL, NULL, 5, 0};
     CHECK_EQ_INT(emo_plot_lines(&img, 300, 200, NULL, &bad, 1), EMO_EINVAL);
