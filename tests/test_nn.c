@@ -113,7 +113,7 @@ static void conv_case(const char *name, int fast) {
     float *out = calloc(y.n, sizeof *out), *gw = calloc(w.n, sizeof *gw), *gx = calloc(x.n, sizeof *gx);
     float *gb = calloc((size_t)s.cout, sizeof *gb);
     float *scratch = malloc((nn_conv_scratch_floats(&s) + 1) * sizeof *scratch);
-    if (fast) nn_conv_forward(&s, x.data, w.data, b, NN_ACT_NONE, out, scratch, 1);
+    if (fast) nn_conv_forward(&s, x.data, w.data, NULL, b, NN_ACT_NONE, out, scratch, 1);
     else nn_conv_forward_ref(&s, x.data, w.data, b, NN_ACT_NONE, out);
     if (fast) nn_conv_backward(&s, x.data, w.data, dy.data, gw, bias ? gb : NULL, gx, 0, scratch, 1);
     else nn_conv_backward_ref(&s, x.data, w.data, dy.data, gw, bias ? gb : NULL, gx, 0);
@@ -177,7 +177,7 @@ static void conv_fast_vs_naive(void) {
         memcpy(gx2, gx1, nx * 4);
         float *scratch = malloc((nn_conv_scratch_floats(s) + 1) * 4);
         nn_conv_forward_ref(s, x, w, b, NN_ACT_RELU, y1);
-        nn_conv_forward(s, x, w, b, NN_ACT_RELU, y2, scratch, 2);
+        nn_conv_forward(s, x, w, NULL, b, NN_ACT_RELU, y2, scratch, 2);
         CHECK_MSG(rel_err(y2, y1, ny) < 1e-5, "algo %d shape %d forward", nn_conv_algo, t);
         CHECK_MSG(rel_err(y2, y1, ny) < 1e-5, "shape %d forward: %g", t, rel_err(y2, y1, ny));
         nn_conv_backward_ref(s, x, w, dy, gw1, gb1, gx1, 1);

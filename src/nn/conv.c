@@ -383,14 +383,20 @@ static size_t direct_scratch(const nn_conv_shape *s) {
     return EMO_MAX(xpad, dpad) + (size_t)s->k * s->k * s->cin * s->cout;
 }
 
-static void direct_forward(const nn_conv_shape *s, const float *in, const float *w, const float *b, nn_act act,
-                           float *out, float *scratch, int threads) {
+static void direct_pack(const nn_conv_shape *s, const float *w, float *wr, int threads) {
     size_t K = (size_t)s->k * s->k * s->cin;
-    float *wr = scratch, *xp = scratch + K * s->cout;
     /* (cout, K) -> (K, cout) */
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (size_t j = 0; j < K; j++)
         for (int co = 0; co < s->cout; co++) wr[j * s->cout + co] = w[(size_t)co * K + j];
+}
+
+static void direct_forward(const nn_conv_shape *s, const float *in, const float *w, const float *packed,
+                           const float *b, nn_act act, float *out, float *scratch, int threads) {
+    size_t K = (size_t)s->k * s->k * s->cin;
+    float *wr = scratch, *xp = scratch + K * s->cout;
+    if (packed) wr = (float *)packed;
+    else direct_pack(s, w, wr, threads);
     pad_nhwc(in, s->n, s->h, s->w, s->cin, s->pad, xp, threads);
     direct_conv(xp, s->n, s->oh, s->ow, s->cin, s->cout, s->k, wr, b, act == NN_ACT_RELU, 0, out, threads);
 }
@@ -439,8 +445,9 @@ static int direct_fwd_ok(const nn_conv_shape *s) { return 0; }
 static int direct_bwd_data_ok(const nn_conv_shape *s) { return 0; }
 static int direct_bwd_w_ok(const nn_conv_shape *s) { return 0; }
 static size_t direct_scratch(const nn_conv_shape *s) { return 0; }
-static void direct_forward(const nn_conv_shape *s, const float *in, const float *w, const float *b, nn_act act,
-                           float *out, float *scratch, int threads) {}
+static void direct_pack(const nn_conv_shape *s, const float *w, float *wr, int threads) {}
+static void direct_forward(const nn_conv_shape *s, const float *in, const float *w, const float *packed,
+                           const float *b, nn_act act, float *out, float *scratch, int threads) {}
 static void direct_backward_data(const nn_conv_shape *s, const float *w, const float *dout, float *din, int acc,
                                  float *scratch, int threads) {}
 static void direct_backward_weights(const nn_conv_shape *s, const float *in, const float *dout, float *dw,
@@ -454,9 +461,17 @@ size_t nn_conv_scratch_floats(const nn_conv_shape *s) {
     return EMO_MAX(im2col_scratch(s), d);
 }
 
-void nn_conv_forward(const nn_conv_shape *s, const float *in, const float *w, const float *b, nn_act act, float *out,
-                     float *scratch, int threads) {
-    if (direct_fwd_ok(s)) direct_forward(s, in, w, b, act, out, scratch, threads);
+size_t nn_conv_packed_floats(const nn_conv_shape *s) {
+    return direct_fwd_ok(s) ? (size_t)s->k * s->k * s->cin * s->cout : 0;
+}
+
+void nn_conv_pack(const nn_conv_shape *s, const float *w, float *packed, int threads) {
+    if (direct_fwd_ok(s)) direct_pack(s, w, packed, threads);
+}
+
+void nn_conv_forward(const nn_conv_shape *s, const float *in, const float *w, const float *packed, const float *b,
+                     nn_act act, float *out, float *scratch, int threads) {
+    if (direct_fwd_ok(s)) direct_forward(s, in, w, packed, b, act, out, scratch, threads);
     else im2col_forward(s, in, w, b, act, out, scratch, threads);
 }
 

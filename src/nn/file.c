@@ -185,6 +185,7 @@ int nn_net_fold(const nn_net *src, nn_net **out) {
         }
     }
     net->threads = src->threads;
+    net->param_version++;
     *out = net;
 done:
     free(ls);
@@ -359,6 +360,7 @@ int nn_checkpoint_load(nn_net **out, nn_optim *opt, const char *path) {
         st = emo_fail(EMO_EFORMAT, "%s: %zu unexpected bytes after the data", path, r.n - r.at);
         goto fail;
     }
+    net->param_version++;
     o.kind = (nn_optim_kind)kind;
     o.nesterov = (int)nest;
     net->step = (long long)step;
@@ -456,6 +458,7 @@ int nn_model_read(nn_net **out, nn_model_meta *meta, const uint8_t *bytes, size_
             st = emo_fail(EMO_EFORMAT, "%s: parameter %zu is not finite", origin, i);
             goto fail;
         }
+    net->param_version++;
     *out = net;
     return EMO_OK;
 fail:

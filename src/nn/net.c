@@ -338,6 +338,7 @@ int nn_net_from_cfg_limit(nn_net **out, const char *text, const char *origin, si
     }
     net->threads = 1;
     net->rng = 0x5eed;
+    net->packed_version = -1;
     parser p = {.origin = origin};
     int st = EMO_OK;
     /* strtok is used inside split_line, so walk lines by hand. */
@@ -461,6 +462,8 @@ void nn_net_free(nn_net *net) {
     free(net->aux);
     free(net->scratch);
     free(net->probs);
+    free(net->packed);
+    free(net->packed_off);
     free(net);
 }
 
@@ -496,6 +499,7 @@ void nn_net_init_params(nn_net *net, uint64_t seed) {
     }
     net->step = 0;
     net->rng = seed ^ 0xd1b54a32d192ed03ull;
+    net->param_version++;
 }
 
 static nn_conv_shape conv_shape(const nn_net *net, const nn_layer *L, int n) {
@@ -581,6 +585,33 @@ double nn_net_flops(const nn_net *net) {
     return f;
 }
 
+/* Repacks every conv's weights for the direct kernels (inference only). */
+static int repack(nn_net *net) {
+    size_t total = 0;
+    if (!net->packed_off && !(net->packed_off = malloc((size_t)net->n_layers * sizeof *net->packed_off)))
+        return emo_fail(EMO_ENOMEM, "out of memory for packed weights");
+    for (int i = 0; i < net->n_layers; i++) {
+        const nn_layer *L = &net->layers[i];
+        net->packed_off[i] = SIZE_MAX;
+        if (L->kind != NN_CONV) continue;
+        nn_conv_shape s = conv_shape(net, L, 1);
+        size_t f = nn_conv_packed_floats(&s);
+        if (f) {
+            net->packed_off[i] = total;
+            total += f;
+        }
+    }
+    if (!net->packed && total && !(net->packed = malloc(total * sizeof(float))))
+        return emo_fail(EMO_ENOMEM, "out of memory for packed weights");
+    for (int i = 0; i < net->n_layers; i++)
+        if (net->packed_off[i] != SIZE_MAX) {
+            nn_conv_shape s = conv_shape(net, &net->layers[i], 1);
+            nn_conv_pack(&s, net->params + net->layers[i].w_off, net->packed + net->packed_off[i], net->threads);
+        }
+    net->packed_version = net->param_version;
+    return EMO_OK;
+}
+
 /* ---- forward / backward ---------------------------------------------------- */
 
 int nn_net_forward(nn_net *net, const float *x, int n, int train) {
@@ -590,6 +621,10 @@ int nn_net_forward(nn_net *net, const float *x, int n, int train) {
     omp_set_num_threads(net->threads);
     net->batch = n;
     net->training = train;
+    if (!train && net->packed_version != net->param_version) {
+        int st = repack(net);
+        if (st) return st;
+    }
     float *A = net->acts;
     double t0 = net->prof ? omp_get_wtime() : 0;
     for (int i = 0; i < net->n_layers; i++) {
@@ -611,7 +646,8 @@ int nn_net_forward(nn_net *net, const float *x, int n, int train) {
         switch (L->kind) {
         case NN_CONV: {
             nn_conv_shape s = conv_shape(net, L, n);
-            nn_conv_forward(&s, in, P + L->w_off, L->bias ? P + L->b_off : NULL, L->act, out, net->scratch,
+            const float *packed = !train && net->packed_off[i] != SIZE_MAX ? net->packed + net->packed_off[i] : NULL;
+            nn_conv_forward(&s, in, P + L->w_off, packed, L->bias ? P + L->b_off : NULL, L->act, out, net->scratch,
                             net->threads);
             break;
         }

@@ -123,6 +123,12 @@ typedef struct nn_net {
     uint64_t rng;         /* dropout */
     float *dlogits;       /* (batch_cap, n_out): loss gradient, backward's input */
     double *prof;         /* optional (n_layers, 2): seconds in forward, backward, summed */
+    /* Inference keeps conv weights repacked for the direct kernels; they are
+     * redone when param_version (bumped by the optimiser, init and loading;
+     * bump it after writing params directly) differs from packed_version. */
+    float *packed;
+    size_t *packed_off; /* per layer, into packed, or SIZE_MAX */
+    long long param_version, packed_version;
     float *probs;         /* (batch_cap, n_out): softmax of the last loss call */
 } nn_net;
 
@@ -251,8 +257,12 @@ void nn_conv_backward_ref(const nn_conv_shape *s, const float *in, const float *
                           float *dw, float *db, float *din, int acc);
 /* scratch holds at least nn_conv_scratch_floats(s) floats per thread. */
 size_t nn_conv_scratch_floats(const nn_conv_shape *s);
-void nn_conv_forward(const nn_conv_shape *s, const float *in, const float *w, const float *b,
+/* packed: w rearranged by nn_conv_pack (inference reuses it), or NULL. */
+void nn_conv_forward(const nn_conv_shape *s, const float *in, const float *w, const float *packed, const float *b,
                      nn_act act, float *out, float *scratch, int threads);
+/* Floats nn_conv_pack writes (0: this shape does not use packed weights). */
+size_t nn_conv_packed_floats(const nn_conv_shape *s);
+void nn_conv_pack(const nn_conv_shape *s, const float *w, float *packed, int threads);
 void nn_conv_backward(const nn_conv_shape *s, const float *in, const float *w, const float *dout,
                       float *dw, float *db, float *din, int acc, float *scratch, int threads);
 

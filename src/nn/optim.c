@@ -36,6 +36,7 @@ int nn_optim_step(nn_net *net, const nn_optim *opt, float *grad_norm) {
     float scale = 1;
     if (opt->clip_norm > 0 && norm > opt->clip_norm) scale = opt->clip_norm / (norm + 1e-6f);
     net->step++;
+    net->param_version++;
     double t = (double)net->step;
     float bc1 = (float)(1 - pow(opt->beta1, t)), bc2 = (float)(1 - pow(opt->beta2, t));
     float lr = opt->lr, wd = opt->weight_decay;
