@@ -502,6 +502,45 @@ static int eval_window(const emo_detector *d, const layout *L, const int32_t *p,
 /* Stages si0.. of one window (tree = index of stage si0's first tree). */
 static int eval_stages(const emo_detector *d, const layout *L, const int32_t *p, float vnf, int si0, int tree) {
     const emo_cascade *c = &d->c;
+    if (L->hs) { /* stumps with their offsets at hand: the same arithmetic, fewer lookups */
+        for (int si = si0; si < c->nstages; si++) {
+            const emo_cascade_stage *st = &c->stages[si];
+            const haar_stump *h = L->hs + tree;
+            double sum = 0;
+            for (int k = 0; k < st->ntrees; k++, h++) {
+                const int32_t *o = h->ofs[0];
+                float ret = h->w[0] * (float)(p[o[0]] - p[o[1]] - p[o[2]] + p[o[3]]) +
+                            h->w[1] * (float)(p[o[4]] - p[o[5]] - p[o[6]] + p[o[7]]);
+                if (h->nrects > 2) ret += h->w[2] * (float)(p[o[8]] - p[o[9]] - p[o[10]] + p[o[11]]);
+                double val = ret * vnf;
+                sum += val < h->thr ? h->left : h->right;
+            }
+            tree += st->ntrees;
+            if (sum < st->threshold) return -si;
+        }
+        return 1;
+    }
+    if (L->ls) {
+        for (int si = si0; si < c->nstages; si++) {
+            const emo_cascade_stage *st = &c->stages[si];
+            const lbp_stump *l = L->ls + tree;
+            double sum = 0;
+            for (int k = 0; k < st->ntrees; k++, l++) {
+                const int32_t *o = l->ofs;
+#define BS(a, b, e, f) (p[o[a]] - p[o[b]] - p[o[e]] + p[o[f]])
+                int cv = BS(5, 6, 9, 10);
+                int code = (BS(0, 1, 4, 5) >= cv ? 128 : 0) | (BS(1, 2, 5, 6) >= cv ? 64 : 0) |
+                           (BS(2, 3, 6, 7) >= cv ? 32 : 0) | (BS(6, 7, 10, 11) >= cv ? 16 : 0) |
+                           (BS(10, 11, 14, 15) >= cv ? 8 : 0) | (BS(9, 10, 13, 14) >= cv ? 4 : 0) |
+                           (BS(8, 9, 12, 13) >= cv ? 2 : 0) | (BS(4, 5, 8, 9) >= cv ? 1 : 0);
+#undef BS
+                sum += (l->subset[code >> 5] & (1u << (code & 31))) ? l->left : l->right;
+            }
+            tree += st->ntrees;
+            if (sum < st->threshold) return -si;
+        }
+        return 1;
+    }
     for (int si = si0; si < c->nstages; si++) {
         const emo_cascade_stage *st = &c->stages[si];
         double sum = 0;
