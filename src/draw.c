@@ -1080,7 +1080,11 @@ int emo_draw_chart(emo_drawer *d, const float *probs, int label, float font_px, 
     else cairo_set_source_rgba(cr, 0, 0, 0, 0);
     cairo_paint(cr);
     cairo_set_operator(cr, CAIRO_OPERATOR_OVER);
+    /* On white, a see-through panel would look washed out: make it solid. */
+    float opacity = d->panel_opacity;
+    if (channels == 3) d->panel_opacity = 1.0f;
     paint_chart(d, &g, margin, margin, probs, top, true);
+    d->panel_opacity = opacity;
     cairo_restore(cr);
     cairo_surface_flush(d->canvas);
     const uint8_t *cv = cairo_image_surface_get_data(d->canvas);
