@@ -100,6 +100,7 @@ async function loadModels() {
     state.classes = m.classes;
     const h = await (await fetch('/api/health')).json();
     $('tab-server').hidden = !h.stream;
+    if (h.stream) $('tab-server').click(); // a kiosk shows the server's camera at once
     $('status').textContent = `emo ${h.version} · ${m.models.length} model(s)`;
   } catch (e) {
     $('status').textContent = `cannot reach the emo server: ${e}`;
@@ -206,6 +207,11 @@ function hideCamMessage() { $('camera-message').hidden = true; }
 
 async function startCamera() {
   if (cam.running) { stopCamera(); return; }
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    showCamMessage('This browser gives the camera only to pages on https or on localhost: open this page as '
+      + `http://127.0.0.1:${location.port || 80}/ on the machine with the camera, or use "Photo or video".`, true);
+    return;
+  }
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
     cam.video.srcObject = stream;

@@ -243,7 +243,7 @@ int bench_serve(int argc, char **argv) {
     snprintf(video, sizeof video, "%s/media/video/WolfgangLanger_Pexels.mp4", shared && *shared ? shared : "../shared");
     const char *video_arg = video;
     const cli_opt opts[] = {
-        {"clients", 'c', "N", "concurrent clients, each with one keep-alive connection (default 4)", .out_int = &clients},
+        {"clients", 'c', "N", "concurrent clients, each with one connection (default 4)", .out_int = &clients},
         {"seconds", 's', "S", "measured seconds, after a 2 s warm-up (default 30)", .out_int = &seconds},
         {"mode", 0, "ws|analyze", "ws: WebSocket sessions, as the page (default); analyze: POST /api/analyze",
          .out_str = &mode},
@@ -258,8 +258,10 @@ int bench_serve(int argc, char **argv) {
         {0},
     };
     int npos, r = cli_parse(argc, argv, opts, "[OPTIONS]",
-                            "Starts `emo serve` on a free 127.0.0.1 port and loads it with clients posting frames\n"
-                            "to /api/analyze; prints frames/s, latency percentiles and the server's memory.",
+                            "Starts `emo serve` on a free 127.0.0.1 port and loads it with N clients sending the same\n"
+                            "640x480 JPEG: live WebSocket sessions (one frame in flight each) or POSTs to\n"
+                            "/api/analyze. Prints frames/s, latency percentiles and the server's memory at the\n"
+                            "start and the end of the run.",
                             &npos);
     if (r) return r == 1 ? 0 : r;
     bool ws = strcmp(mode, "ws") == 0;
@@ -346,13 +348,15 @@ int bench_serve(int argc, char **argv) {
     qsort(all, n, sizeof *all, cmp_double);
 #define PCT(p) (n ? all[(size_t)((double)(n - 1) * (p))] : 0.0)
     double fps = (double)n / seconds;
+    char what[1100];
+    snprintf(what, sizeof what, "%zu-byte %s", size, image ? image : "640x480 JPEG");
     if (ws)
         printf("emo bench serve: %d WebSocket sessions x %d s on 127.0.0.1 (detect_every %d, %d pipeline thread%s "
-               "each), %zu-byte 640x480 JPEG, one frame in flight per session\n",
-               clients, seconds, detect_every, threads, threads == 1 ? "" : "s", size);
+               "each), %s, one frame in flight per session\n",
+               clients, seconds, detect_every, threads, threads == 1 ? "" : "s", what);
     else
-        printf("emo bench serve: %d clients x %d s posting to /api/analyze on 127.0.0.1, %zu-byte 640x480 JPEG, "
-               "server --workers %d\n", clients, seconds, size, workers);
+        printf("emo bench serve: %d clients x %d s posting to /api/analyze on 127.0.0.1, %s, server --workers %d\n",
+               clients, seconds, what, workers);
     printf("  frames   %zu (%.1f/s), errors %ld%s%s\n", n, fps, errors, errors ? ": " : "", errors ? err : "");
     printf("  latency  p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n", PCT(0.5), PCT(0.9), PCT(0.99),
            PCT(1.0));

@@ -615,8 +615,9 @@ static const char about[] =
     "Serves the live demo page and the JSON API (docs/API.md) on http://HOST:PORT/.\n"
     "The page shows the browser's camera with an emoji and a probability chart over\n"
     "each face; photos and videos can be dropped on it. Binds 127.0.0.1 by default:\n"
-    "nothing leaves this machine. --input streams a video's annotated frames to the\n"
-    "page instead (server-camera mode). Stops cleanly on Ctrl-C.";
+    "nothing leaves this machine. --input or --camera streams the server's own\n"
+    "annotated frames to the page as MJPEG (server-camera mode, for kiosks and\n"
+    "headless devices). Stops cleanly on Ctrl-C or SIGTERM.";
 
 int cmd_serve(int argc, char **argv) {
     const char *host = "127.0.0.1", *model = NULL, *input = NULL, *camera = NULL;
@@ -625,8 +626,10 @@ int cmd_serve(int argc, char **argv) {
     const cli_opt opts[] = {
         {"host", 0, "ADDR", "address to listen on (default 127.0.0.1; 0.0.0.0 = every interface)", .out_str = &host},
         {"port", 'p', "N", "port (default 2000; 0 = any free port)", .out_int = &port},
-        {"model", 'm', "PATH", "model file (default: the shipped model); models/*.emo are offered too", .out_str = &model},
-        {"threads", 't', "N", "pipeline threads per camera session (default 0 = all cores)", .out_int = &threads},
+        {"model", 'm', "M", "model: .emo path or short name (default ferplus); the .emo files beside it are offered too",
+         .out_str = &model},
+        {"threads", 't', "N", "pipeline threads per live session and video job (default 0 = all cores)",
+         .out_int = &threads},
         {"workers", 0, "N", "HTTP threads and /api/analyze pipelines (default: cores, at least 2)", .out_int = &workers},
         {"input", 'i', "VIDEO", "server-camera mode: stream this video's annotated frames as MJPEG", .out_str = &input},
         {"camera", 0, "DEVICE", "server-camera mode from a camera device (/dev/video0)", .out_str = &camera},

@@ -14,7 +14,10 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 typedef struct buf {
@@ -63,10 +66,20 @@ static bool send_all(session *ss, const void *data, size_t n) {
     return true;
 }
 
+/* Header and payload in one sendmsg: two writes would wait for the
+ * peer's delayed ACK (40 ms) whenever the payload is small. */
 static bool send_frame(session *ss, int opcode, const void *payload, size_t n) {
     uint8_t h[10];
     size_t hn = ws_header(h, opcode, n);
-    return send_all(ss, h, hn) && (n == 0 || send_all(ss, payload, n));
+    struct iovec iov[2] = {{h, hn}, {(void *)payload, n}};
+    struct msghdr m = {.msg_iov = iov, .msg_iovlen = n ? 2 : 1};
+    ssize_t w;
+    do w = sendmsg(ss->sock, &m, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    if (w < 0) return false;
+    size_t sent = (size_t)w;
+    if (sent < hn) return send_all(ss, h + sent, hn - sent) && (n == 0 || send_all(ss, payload, n));
+    return send_all(ss, (const uint8_t *)payload + (sent - hn), n - (sent - hn));
 }
 
 static bool send_json_msg(session *ss) {
@@ -235,6 +248,8 @@ static void *session_main(void *arg) {
     if (fl >= 0) fcntl(ss->sock, F_SETFL, fl & ~O_NONBLOCK);
     struct timeval tv = {.tv_sec = 5};
     setsockopt(ss->sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int one = 1; /* answers go out at once (Nagle would hold small ones back) */
+    setsockopt(ss->sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     ss->last_active = serve_now();
 
     if (serve_pipe_open(sv, &ss->s, sv->threads, &ss->p) != EMO_OK) {
