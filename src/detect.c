@@ -338,14 +338,17 @@ typedef struct resizer {
     const uint8_t *src;
     int sw, sh, sstride, dw, dh;
     int32_t *xo;
-    uint16_t *xw; /* 2 per output column */
+    uint16_t *w0, *w1;  /* per output column */
     uint16_t *line[2];
-    int row[2]; /* source row held in line[i], -1 none */
+    int row[2];         /* source row held in line[i], -1 none */
+    int32_t *bbase;     /* per block of 32 columns: first source byte, or -1 */
+    uint8_t *bidx;      /* per block: 32 byte indices from bbase */
+    int vector;         /* use the vpermb pass */
 } resizer;
 
-#define RESIZE_SCRATCH(dw) ((size_t)(dw) * 12 + 64)
 
-static void resizer_init(resizer *r, const uint8_t *src, int sw, int sh, int sstride, int dw, int dh, void *scratch) {
+static void resizer_init(resizer *r, const uint8_t *src, int sw, int sh, int sstride, int dw, int dh, void *scratch,
+                         int vector) {
     r->src = src;
     r->sw = sw;
     r->sh = sh;
@@ -353,20 +356,36 @@ static void resizer_init(resizer *r, const uint8_t *src, int sw, int sh, int sst
     r->dw = dw;
     r->dh = dh;
     r->xo = scratch;
-    r->xw = (uint16_t *)(r->xo + dw);
-    r->line[0] = r->xw + 2 * dw;
+    r->w0 = (uint16_t *)(r->xo + dw);
+    r->w1 = r->w0 + dw;
+    r->line[0] = r->w1 + dw;
     r->line[1] = r->line[0] + dw;
+    int nb = (dw + 31) / 32;
+    r->bbase = (int32_t *)(void *)(r->line[1] + dw + (dw & 1)); /* 4-byte aligned */
+    r->bidx = (uint8_t *)(r->bbase + nb);
     r->row[0] = r->row[1] = -1;
     for (int x = 0; x < dw; x++) {
         uint32_t w0, w1;
         exact_taps(sw, dw, x, &r->xo[x], &w0, &w1);
         if (sw == 1) r->xo[x] = 0;
-        r->xw[2 * x] = (uint16_t)w0;
-        r->xw[2 * x + 1] = (uint16_t)w1;
+        r->w0[x] = (uint16_t)w0;
+        r->w1[x] = (uint16_t)w1;
+    }
+    /* A block of 32 columns whose taps span < 64 source bytes is done with
+     * one (masked) 64-byte load and two byte permutes. */
+    r->vector = vector && sw > 1;
+    for (int k = 0; k < nb; k++) {
+        int x0 = k * 32, x1 = EMO_MIN(x0 + 32, dw);
+        r->bbase[k] = -1;
+        if (x1 - x0 == 32 && r->xo[x1 - 1] + 1 - r->xo[x0] < 63) {
+            r->bbase[k] = r->xo[x0];
+            for (int x = x0; x < x1; x++) r->bidx[k * 32 + (x - x0)] = (uint8_t)(r->xo[x] - r->xo[x0]);
+        }
     }
 }
 
-/* Horizontal pass of source row y, 8 fractional bits. */
+/* Horizontal pass of source row y, 8 fractional bits:
+ * out[x] = w0[x] * s[xo[x]] + w1[x] * s[xo[x] + 1]. */
 static const uint16_t *resizer_line(resizer *r, int y) {
     if (r->row[0] == y) return r->line[0];
     if (r->row[1] == y) return r->line[1];
@@ -374,11 +393,35 @@ static const uint16_t *resizer_line(resizer *r, int y) {
     uint16_t *out = r->line[k];
     const uint8_t *s = r->src + (size_t)y * r->sstride;
     const int32_t *xo = r->xo;
-    const uint16_t *xw = r->xw;
-    if (r->sw == 1)
+    const uint16_t *w0 = r->w0, *w1 = r->w1;
+    if (r->sw == 1) {
         for (int x = 0; x < r->dw; x++) out[x] = (uint16_t)(s[0] << 8);
-    else
-        for (int x = 0; x < r->dw; x++) out[x] = (uint16_t)(xw[2 * x] * s[xo[x]] + xw[2 * x + 1] * s[xo[x] + 1]);
+    } else {
+        int x = 0;
+#if defined(EMO_DETECT_AVX512) && defined(__AVX512VBMI__) && defined(__AVX512BW__)
+        if (r->vector)
+            for (int b = 0; b < r->dw / 32; b++) {
+                int base = r->bbase[b];
+                x = b * 32;
+                if (base < 0) {
+                    for (int e = x + 32; x < e; x++) out[x] = (uint16_t)(w0[x] * s[xo[x]] + w1[x] * s[xo[x] + 1]);
+                    continue;
+                }
+                int avail = r->sw - base; /* bytes left in the row */
+                __mmask64 m = avail >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << avail) - 1);
+                __m512i src = _mm512_maskz_loadu_epi8(m, s + base);
+                __m512i ia = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)(r->bidx + b * 32)));
+                __m512i ib = _mm512_add_epi8(ia, _mm512_set1_epi8(1));
+                __m512i pa = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(_mm512_permutexvar_epi8(ia, src)));
+                __m512i pb = _mm512_cvtepu8_epi16(_mm512_castsi512_si256(_mm512_permutexvar_epi8(ib, src)));
+                __m512i v = _mm512_add_epi16(_mm512_mullo_epi16(pa, _mm512_loadu_si512((const void *)(w0 + x))),
+                                             _mm512_mullo_epi16(pb, _mm512_loadu_si512((const void *)(w1 + x))));
+                _mm512_storeu_si512((void *)(out + x), v);
+                x += 32;
+            }
+#endif
+        for (; x < r->dw; x++) out[x] = (uint16_t)(w0[x] * s[xo[x]] + w1[x] * s[xo[x] + 1]);
+    }
     r->row[k] = y;
     return out;
 }
@@ -401,11 +444,75 @@ void emo_resize_linear_exact(const uint8_t *src, int sw, int sh, int sstride, ui
         return;
     }
     resizer r;
-    resizer_init(&r, src, sw, sh, sstride, dw, dh, scratch);
+    resizer_init(&r, src, sw, sh, sstride, dw, dh, scratch, 1);
     for (int y = 0; y < dh; y++) resizer_row(&r, y, dst + (size_t)y * dstride);
 }
 
 /* ---- integral images ----------------------------------------------------- */
+
+#ifdef EMO_DETECT_AVX512
+/* Inclusive prefix sums of 16 lanes. */
+static inline __m512i prefix16(__m512i v) {
+    const __m512i z = _mm512_setzero_si512();
+    v = _mm512_add_epi32(v, _mm512_alignr_epi32(v, z, 15));
+    v = _mm512_add_epi32(v, _mm512_alignr_epi32(v, z, 14));
+    v = _mm512_add_epi32(v, _mm512_alignr_epi32(v, z, 12));
+    return _mm512_add_epi32(v, _mm512_alignr_epi32(v, z, 8));
+}
+
+/* Integral row y+1 from row y and the pixels (the vector twin of the loops
+ * in build_scale; same integers). Returns how many pixels it did (a multiple
+ * of 16 or 32); the caller finishes the rest with *rs, *rq carried on. */
+static int integral_row16(const uint8_t *px, int W, const int32_t *sp, int32_t *sn, const uint32_t *qp, uint32_t *qn,
+                          int planar, int half, int32_t *rs, uint32_t *rq) {
+    __m512i cs = _mm512_set1_epi32(*rs), cq = _mm512_set1_epi32((int32_t)*rq);
+    const __m512i last = _mm512_set1_epi32(15);
+    int x = 0;
+    if (!planar) {
+        for (; x + 16 <= W; x += 16) {
+            __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(px + x)));
+            __m512i ps = _mm512_add_epi32(prefix16(v), cs);
+            _mm512_storeu_si512((void *)(sn + x + 1), _mm512_add_epi32(_mm512_loadu_si512((const void *)(sp + x + 1)), ps));
+            cs = _mm512_permutexvar_epi32(last, ps);
+            if (qn) {
+                __m512i pq = _mm512_add_epi32(prefix16(_mm512_mullo_epi32(v, v)), cq);
+                _mm512_storeu_si512((void *)(qn + x + 1),
+                                    _mm512_add_epi32(_mm512_loadu_si512((const void *)(qp + x + 1)), pq));
+                cq = _mm512_permutexvar_epi32(last, pq);
+            }
+        }
+    } else {
+        /* 32 pixels: columns x+1..x+32; odd ones go to half + x/2 + (0..15),
+         * even ones to x/2 + 1 + (0..15) */
+        const __m512i odd = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        const __m512i even = _mm512_add_epi32(odd, _mm512_set1_epi32(1));
+        for (; x + 32 <= W; x += 32) {
+            __m512i v0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(px + x)));
+            __m512i v1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(px + x + 16)));
+            __m512i a = _mm512_add_epi32(prefix16(v0), cs);
+            __m512i b = _mm512_add_epi32(prefix16(v1), _mm512_permutexvar_epi32(last, a));
+            cs = _mm512_permutexvar_epi32(last, b);
+            int io = half + x / 2, ie = x / 2 + 1;
+            _mm512_storeu_si512((void *)(sn + io), _mm512_add_epi32(_mm512_loadu_si512((const void *)(sp + io)),
+                                                                    _mm512_permutex2var_epi32(a, odd, b)));
+            _mm512_storeu_si512((void *)(sn + ie), _mm512_add_epi32(_mm512_loadu_si512((const void *)(sp + ie)),
+                                                                    _mm512_permutex2var_epi32(a, even, b)));
+            if (qn) {
+                __m512i qa = _mm512_add_epi32(prefix16(_mm512_mullo_epi32(v0, v0)), cq);
+                __m512i qb = _mm512_add_epi32(prefix16(_mm512_mullo_epi32(v1, v1)), _mm512_permutexvar_epi32(last, qa));
+                cq = _mm512_permutexvar_epi32(last, qb);
+                _mm512_storeu_si512((void *)(qn + io), _mm512_add_epi32(_mm512_loadu_si512((const void *)(qp + io)),
+                                                                        _mm512_permutex2var_epi32(qa, odd, qb)));
+                _mm512_storeu_si512((void *)(qn + ie), _mm512_add_epi32(_mm512_loadu_si512((const void *)(qp + ie)),
+                                                                        _mm512_permutex2var_epi32(qa, even, qb)));
+            }
+        }
+    }
+    *rs = _mm_cvtsi128_si32(_mm512_castsi512_si128(cs));
+    *rq = (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(cq));
+    return x;
+}
+#endif
 
 /* Resizes the (view of the) image to scale s and writes its integrals at
  * s->base: sum and squared sum ((sw + 1) x (sh + 1)), tilted when needed. */
@@ -414,12 +521,13 @@ static void build_scale(const emo_detector *d, const emo_image *img, const scale
     int32_t *sum = d->ii + s->base;
     uint32_t *sq = d->sq + s->base;
     int32_t *tl = d->c.has_tilted ? d->ii + d->toff + s->base : NULL;
+    bool need_sq = d->c.feature_type == EMO_FEATURE_HAAR; /* LBP needs no variance */
     memset(sum, 0, (size_t)stride * sizeof *sum);
     memset(sq, 0, (size_t)stride * sizeof *sq);
     if (tl) memset(tl, 0, (size_t)stride * sizeof *tl);
     bool same = W == img->width && H == img->height;
     resizer r;
-    if (!same) resizer_init(&r, img->data, img->width, img->height, img->stride, W, H, t->resize);
+    if (!same) resizer_init(&r, img->data, img->width, img->height, img->stride, W, H, t->resize, !d->force_scalar);
     uint8_t *row = t->row;
     int32_t *pref = t->pref; /* prefix sums of the current row, W + 1 */
     int64_t *tu = t->tu, *tv = t->tv + H; /* tv indexed -H..W */
@@ -440,8 +548,13 @@ static void build_scale(const emo_detector *d, const emo_image *img, const scale
         sn[0] = 0;
         qn[0] = 0;
         pref[0] = 0;
+        int x0 = 0;
+#ifdef EMO_DETECT_AVX512
+        if (!tl && !d->force_scalar)
+            x0 = integral_row16(px, W, sp, sn, qp, need_sq ? qn : NULL, planar, half, &rs, &rq);
+#endif
         if (!planar) {
-            for (int x = 0; x < W; x++) {
+            for (int x = x0; x < W; x++) {
                 uint32_t v = px[x];
                 rs += (int32_t)v;
                 rq += v * v;
@@ -452,7 +565,7 @@ static void build_scale(const emo_detector *d, const emo_image *img, const scale
         } else {
             /* column c at (c & 1) * half + (c >> 1): pixel pairs fill one
              * odd and one even column */
-            for (int x = 0; x < W; x++) {
+            for (int x = x0; x < W; x++) {
                 uint32_t v = px[x];
                 rs += (int32_t)v;
                 rq += v * v;
@@ -915,7 +1028,7 @@ static int prepare_threads(emo_detector *d, int nt, int W, int H) {
     }
     for (int i = 0; i < nt; i++) {
         thread_buf *t = &d->tb[i];
-        int s = grow_buf(&t->resize, &t->resize_cap, RESIZE_SCRATCH(W), 1);
+        int s = grow_buf(&t->resize, &t->resize_cap, EMO_RESIZE_SCRATCH(W), 1);
         if (!s) s = grow_buf((void **)&t->row, &t->row_cap, (size_t)W + 64, 1);
         if (!s) s = grow_buf((void **)&t->pref, &t->pref_cap, (size_t)W + 1, sizeof *t->pref);
         if (!s && d->c.has_tilted) {

@@ -12,9 +12,10 @@ int emo_group_rects(emo_rect *rects, int n, int threshold, double eps, int *scra
 
 /* OpenCV 4.6 cv::resize(..., INTER_LINEAR_EXACT) for 8-bit grey: bilinear
  * with 8-bit fixed-point weights, bit for bit. dst is dw x dh with its own
- * stride; line is scratch of 2 * dw uint16 + 4 * dw ints. */
+ * stride; scratch holds EMO_RESIZE_SCRATCH(dw) bytes, 4-byte aligned. */
+#define EMO_RESIZE_SCRATCH(dw) ((size_t)(dw) * 16 + 512)
 void emo_resize_linear_exact(const uint8_t *src, int sw, int sh, int sstride, uint8_t *dst, int dw, int dh,
-                             int dstride, void *line);
+                             int dstride, void *scratch);
 
 /* Testing hooks: 1 forces the plain C window evaluator, 0 the fastest one. */
 void emo_detector_force_scalar(emo_detector *d, int on);
