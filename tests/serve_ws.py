@@ -4,7 +4,7 @@
 A raw RFC 6455 client on the standard library only, so it can send what a
 browser never would: unmasked frames, reserved bits, oversize lengths,
 invalid UTF-8. Prints "ok NAME" / "FAIL NAME: why" lines.
-Usage: serve_ws.py PORT JPEG
+Usage: serve_ws.py PORT JPEG [TINY_JPEG]
 """
 import base64
 import hashlib
@@ -17,6 +17,7 @@ import time
 
 PORT = int(sys.argv[1])
 JPEG = open(sys.argv[2], 'rb').read()
+TINY = open(sys.argv[3], 'rb').read() if len(sys.argv) > 3 else None
 GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 results = []
 
@@ -144,6 +145,19 @@ def main():
     s.sendall(frame(2, JPEG))
     r = read_json(s)
     check('session_survives_bad_frames', r.get('type') == 'result', r)
+
+    # Small answers are not held back (regression: header and payload went
+    # in two writes without TCP_NODELAY, and each answer waited ~40 ms for
+    # the client's delayed ACK).
+    if TINY:
+        times = []
+        for _ in range(21):
+            t0 = time.perf_counter()
+            s.sendall(frame(2, TINY))
+            m = read_json(s)
+            times.append(time.perf_counter() - t0)
+        med = sorted(times)[10] * 1000
+        check('small_answers_not_delayed', med < 30, f'median round trip {med:.1f} ms')
 
     # Clean close: the code comes back.
     s.sendall(frame(8, struct.pack('!H', 1000) + b'bye'))

@@ -214,7 +214,8 @@ expect alive_after_videos 200 "$(code GET /api/health)"
 # ---- WebSocket protocol --------------------------------------------------
 SMALL=$TMP/frame.jpg
 ffmpeg -loglevel error -y -i "$PHOTO" -vf scale=320:-2 "$SMALL" 2>/dev/null || cp "$PHOTO" "$SMALL"
-timeout 120 /usr/bin/python3 tests/serve_ws.py "$PORT" "$SMALL" >"$TMP/ws.log" 2>&1
+ffmpeg -loglevel error -y -i "$PHOTO" -vf scale=64:36 "$TMP/tiny.jpg" 2>/dev/null
+timeout 120 /usr/bin/python3 tests/serve_ws.py "$PORT" "$SMALL" "$TMP/tiny.jpg" >"$TMP/ws.log" 2>&1
 cat "$TMP/ws.log" | grep -E '^(ok|FAIL)'
 p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/ws.log")
 f=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/ws.log")

@@ -144,6 +144,7 @@ function connect() {
       state.faces = m.faces;
       $('server-ms').textContent = `${m.ms.toFixed(0)} ms`;
       renderCards($('faces'), m.faces, state.classes);
+      $('no-face').hidden = m.faces.length > 0;
     } else if (m.type === 'error') {
       state.errors.push(m.error);
     }
