@@ -70,7 +70,7 @@ static double timing_median(timing *tm) {
 static void print_profile(const nn_net *net, int iters) {
     double tot = 0;
     for (int i = 0; i < 2 * net->n_layers; i++) tot += net->prof[i];
-    printf("per layer, ms per iteration (forward, backward):\n");
+    printf("per layer, CPU ms per iteration (forward, backward):\n");
     for (int i = 0; i < net->n_layers; i++) {
         const nn_layer *L = &net->layers[i];
         printf("  %2d %-8s %4dx%-4dx%-4d %8.3f %8.3f\n", i, nn_kind_name(L->kind), L->h, L->w, L->c,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const kind_names[NN_KIND_COUNT] = {
     "input", "conv", "bn", "relu", "silu", "maxpool", "avgpool", "gap", "dropout", "linear", "add", "flatten",
@@ -585,6 +586,14 @@ double nn_net_flops(const nn_net *net) {
     return f;
 }
 
+/* Profile clock: process CPU time, so other programs on the machine do not
+ * count (with several threads it sums their time). */
+static double prof_clock(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
 /* Repacks every conv's weights for the direct kernels (inference only). */
 static int repack(nn_net *net) {
     size_t total = 0;
@@ -614,11 +623,20 @@ static int repack(nn_net *net) {
 
 /* ---- forward / backward ---------------------------------------------------- */
 
+static int forward_layers(nn_net *net, const float *x, int n, int train);
+
 int nn_net_forward(nn_net *net, const float *x, int n, int train) {
     if (n < 1 || n > net->batch_cap)
         return emo_fail(EMO_EINVAL, "forward: batch of %d images, network sized for %d (nn_net_set_batch)", n,
                         net->batch_cap);
-    omp_set_num_threads(net->threads);
+    int caller_threads = omp_get_max_threads();
+    omp_set_num_threads(net->threads); /* for the kernels' pragmas and dnnl_sgemm; restored below */
+    int st = forward_layers(net, x, n, train);
+    omp_set_num_threads(caller_threads);
+    return st;
+}
+
+static int forward_layers(nn_net *net, const float *x, int n, int train) {
     net->batch = n;
     net->training = train;
     if (!train && net->packed_version != net->param_version) {
@@ -626,10 +644,10 @@ int nn_net_forward(nn_net *net, const float *x, int n, int train) {
         if (st) return st;
     }
     float *A = net->acts;
-    double t0 = net->prof ? omp_get_wtime() : 0;
+    double t0 = net->prof ? prof_clock() : 0;
     for (int i = 0; i < net->n_layers; i++) {
         if (net->prof && i) {
-            double t = omp_get_wtime();
+            double t = prof_clock();
             net->prof[2 * (i - 1)] += t - t0;
             t0 = t;
         }
@@ -685,7 +703,7 @@ int nn_net_forward(nn_net *net, const float *x, int n, int train) {
         default: return emo_fail(EMO_ESTATE, "forward: bad layer kind %d", (int)L->kind);
         }
     }
-    if (net->prof) net->prof[2 * (net->n_layers - 1)] += omp_get_wtime() - t0;
+    if (net->prof) net->prof[2 * (net->n_layers - 1)] += prof_clock() - t0;
     return EMO_OK;
 }
 
@@ -721,16 +739,26 @@ static void pass_grad(size_t cnt, const float *dout, float *din, int acc) {
     for (size_t j = 0; j < cnt; j++) din[j] = acc ? din[j] + dout[j] : dout[j];
 }
 
+static int backward_layers(nn_net *net, float *dx);
+
 int nn_net_backward_dx(nn_net *net, float *dx) {
     int n = net->batch;
     if (!n) return emo_fail(EMO_ESTATE, "backward: no forward pass yet");
+    int caller_threads = omp_get_max_threads();
     omp_set_num_threads(net->threads);
+    int st = backward_layers(net, dx);
+    omp_set_num_threads(caller_threads);
+    return st;
+}
+
+static int backward_layers(nn_net *net, float *dx) {
+    int n = net->batch;
     float *A = net->acts, *D = net->dacts, *G = net->grads;
     const float *P = net->params;
-    double t0 = net->prof ? omp_get_wtime() : 0;
+    double t0 = net->prof ? prof_clock() : 0;
     for (int i = net->n_layers - 1; i >= 1; i--) {
         if (net->prof && i < net->n_layers - 1) {
-            double t = omp_get_wtime();
+            double t = prof_clock();
             net->prof[2 * (i + 1) + 1] += t - t0;
             t0 = t;
         }
@@ -790,7 +818,7 @@ int nn_net_backward_dx(nn_net *net, float *dx) {
             }
         }
     }
-    if (net->prof) net->prof[2 * 1 + 1] += omp_get_wtime() - t0;
+    if (net->prof) net->prof[2 * 1 + 1] += prof_clock() - t0;
     if (dx) memcpy(dx, D + net->layers[0].out_off, (size_t)n * net->in_h * net->in_w * net->in_c * sizeof *dx);
     return EMO_OK;
 }

@@ -122,7 +122,7 @@ typedef struct nn_net {
     int threads;          /* OpenMP threads (>= 1) */
     uint64_t rng;         /* dropout */
     float *dlogits;       /* (batch_cap, n_out): loss gradient, backward's input */
-    double *prof;         /* optional (n_layers, 2): seconds in forward, backward, summed */
+    double *prof;         /* optional (n_layers, 2): CPU seconds in forward, backward, summed */
     /* Inference keeps conv weights repacked for the direct kernels; they are
      * redone when param_version (bumped by the optimiser, init and loading;
      * bump it after writing params directly) differs from packed_version. */
