@@ -373,7 +373,7 @@ static void resizer_init(resizer *r, const uint8_t *src, int sw, int sh, int sst
     }
     /* A block of 32 columns whose taps span < 64 source bytes is done with
      * one (masked) 64-byte load and two byte permutes. */
-    r->vector = vector && sw > 1;
+    r->vector = vector;
     for (int k = 0; k < nb; k++) {
         int x0 = k * 32, x1 = EMO_MIN(x0 + 32, dw);
         r->bbase[k] = -1;
@@ -400,7 +400,7 @@ static const uint16_t *resizer_line(resizer *r, int y) {
         int x = 0;
 #if defined(EMO_DETECT_AVX512) && defined(__AVX512VBMI__) && defined(__AVX512BW__)
         if (r->vector)
-            for (int b = 0; b < r->dw / 32; b++) {
+            for (int b = 0; b < r->dw / 32; b++) { /* sw > 1 here */
                 int base = r->bbase[b];
                 x = b * 32;
                 if (base < 0) {
@@ -434,7 +434,19 @@ static void resizer_row(resizer *r, int y, uint8_t *out) {
     const uint16_t *a = resizer_line(r, o);
     const uint16_t *b = r->sh == 1 ? a : resizer_line(r, o + 1);
     a = resizer_line(r, o); /* may have been evicted by b's fetch: refetch */
-    for (int x = 0; x < r->dw; x++) out[x] = (uint8_t)((w0 * a[x] + w1 * b[x] + 32768u) >> 16);
+    int x = 0;
+#ifdef EMO_DETECT_AVX512
+    if (r->vector) {
+        __m512i vw0 = _mm512_set1_epi32((int)w0), vw1 = _mm512_set1_epi32((int)w1), half = _mm512_set1_epi32(32768);
+        for (; x + 16 <= r->dw; x += 16) {
+            __m512i va = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(a + x)));
+            __m512i vb = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)(b + x)));
+            __m512i v = _mm512_add_epi32(_mm512_add_epi32(_mm512_mullo_epi32(va, vw0), _mm512_mullo_epi32(vb, vw1)), half);
+            _mm_storeu_si128((__m128i *)(void *)(out + x), _mm512_cvtepi32_epi8(_mm512_srli_epi32(v, 16)));
+        }
+    }
+#endif
+    for (; x < r->dw; x++) out[x] = (uint8_t)((w0 * a[x] + w1 * b[x] + 32768u) >> 16);
 }
 
 void emo_resize_linear_exact(const uint8_t *src, int sw, int sh, int sstride, uint8_t *dst, int dw, int dh,
@@ -757,19 +769,28 @@ static inline __attribute__((always_inline)) __m512 haar16(const lane_src *l, co
 }
 
 static inline __attribute__((always_inline)) __m512i lbp16(const lane_src *l, const int32_t *o) {
-    __m512i v[16];
-    for (int i = 0; i < 16; i++) v[i] = ld16(l, o[i]);
-#define BS(a, b, e, f) _mm512_add_epi32(_mm512_sub_epi32(_mm512_sub_epi32(v[a], v[b]), v[e]), v[f])
-    __m512i cv = BS(5, 6, 9, 10), code = _mm512_setzero_si512();
-    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(0, 1, 4, 5), cv), code, _mm512_set1_epi32(128));
-    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(1, 2, 5, 6), cv), code, _mm512_set1_epi32(64));
-    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(2, 3, 6, 7), cv), code, _mm512_set1_epi32(32));
-    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(6, 7, 10, 11), cv), code, _mm512_set1_epi32(16));
-    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(10, 11, 14, 15), cv), code, _mm512_set1_epi32(8));
-    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(9, 10, 13, 14), cv), code, _mm512_set1_epi32(4));
-    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(8, 9, 12, 13), cv), code, _mm512_set1_epi32(2));
-    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(BS(4, 5, 8, 9), cv), code, _mm512_set1_epi32(1));
-#undef BS
+    /* corner rows r = 0..3: differences along the row, then down: block
+     * (r, c) = h[r][c] - h[r+1][c], h[r][c] = v[r][c] - v[r][c+1]
+     * (integers: the same sums as OpenCV's p0 - p1 - p2 + p3) */
+    __m512i h[4][3];
+    for (int r = 0; r < 4; r++) {
+        __m512i v0 = ld16(l, o[r * 4]), v1 = ld16(l, o[r * 4 + 1]), v2 = ld16(l, o[r * 4 + 2]),
+                v3 = ld16(l, o[r * 4 + 3]);
+        h[r][0] = _mm512_sub_epi32(v0, v1);
+        h[r][1] = _mm512_sub_epi32(v1, v2);
+        h[r][2] = _mm512_sub_epi32(v2, v3);
+    }
+#define B(r, c) _mm512_sub_epi32(h[r][c], h[(r) + 1][c])
+    __m512i cv = B(1, 1), code = _mm512_setzero_si512();
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(B(0, 0), cv), code, _mm512_set1_epi32(128));
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(B(0, 1), cv), code, _mm512_set1_epi32(64));
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(B(0, 2), cv), code, _mm512_set1_epi32(32));
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(B(1, 2), cv), code, _mm512_set1_epi32(16));
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(B(2, 2), cv), code, _mm512_set1_epi32(8));
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(B(2, 1), cv), code, _mm512_set1_epi32(4));
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(B(2, 0), cv), code, _mm512_set1_epi32(2));
+    code = _mm512_mask_or_epi32(code, _mm512_cmpge_epi32_mask(B(1, 0), cv), code, _mm512_set1_epi32(1));
+#undef B
     return code;
 }
 
