@@ -218,20 +218,38 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* A frame of the shared face video, resized to w x h, as JPEG in memory. */
+/* A frame of the shared face video with a face the detector finds (from
+ * 5 s in), its centre cropped to w:h and resized to w x h without
+ * stretching the face, as JPEG in memory. */
 static int make_frame(const char *video, int w, int h, uint8_t **jpeg, size_t *size) {
     emo_video *v = NULL;
-    emo_image f = {0}, r = {0};
+    emo_detector *d = NULL;
+    emo_image f = {0}, c = {0}, r = {0}, g = {0};
     int st = emo_video_open(&v, video);
+    if (st == EMO_OK) st = emo_detector_open(&d, NULL);
     double t = 0;
-    /* 5 s in: a face, looking at the camera. */
-    while (st == EMO_OK && (st = emo_video_read(v, &f, 3, &t)) == EMO_OK && t < 5.0) {
+    bool found = false;
+    while (st == EMO_OK && !found && (st = emo_video_read(v, &f, 3, &t)) == EMO_OK) {
+        if (t < 5.0) continue;
+        int cw = f.width, ch = f.height;
+        if ((int64_t)cw * h > (int64_t)ch * w) cw = (int)((int64_t)ch * w / h);
+        else ch = (int)((int64_t)cw * h / w);
+        emo_rect face;
+        emo_detect_params dp = emo_detect_params_default();
+        if ((st = emo_image_crop(&f, &c, (f.width - cw) / 2, (f.height - ch) / 2, cw, ch)) != EMO_OK ||
+            (st = emo_image_resize(&c, &r, w, h, EMO_INTERP_AREA)) != EMO_OK || (st = emo_image_to_grey(&r, &g)) != EMO_OK)
+            break;
+        found = emo_detect(d, &g, &dp, &face, 1) > 0;
+        if (t > 15.0) break;
     }
-    if (st == EMO_OK) st = emo_image_resize(&f, &r, w, h, EMO_INTERP_AREA);
+    if (st == EMO_EEOF || (st == EMO_OK && !found)) st = emo_fail(EMO_ENOTFOUND, "%s: no face found from 5 s to 15 s", video);
     if (st == EMO_OK) st = emo_image_encode(&r, EMO_FORMAT_JPEG, 85, jpeg, size);
     emo_video_close(v);
+    emo_detector_close(d);
     emo_image_free(&f);
+    emo_image_free(&c);
     emo_image_free(&r);
+    emo_image_free(&g);
     return st;
 }
 
