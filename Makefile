@@ -44,7 +44,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 DEB_BUILD := build-essential pkg-config libturbojpeg0-dev libspng-dev libexpat1-dev zlib1g-dev libdnnl-dev \
              libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libcairo2-dev libfreetype-dev \
              fonts-noto-color-emoji fonts-dejavu-core libmicrohttpd-dev libsdl2-dev opencv-data
-DEB_TEST  := ffmpeg curl chromium nodejs npm python3
+DEB_TEST  := ffmpeg curl chromium nodejs python3
 DEB_REF   := python3-opencv python3-torch python3-numpy libopencv-dev
 
 .PHONY: all build test run-tests bench run-bench demo deps deps-ref install clean check-deps
