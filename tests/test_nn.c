@@ -272,6 +272,30 @@ static void test_act_linear_torch(void) {
     CHECK_CLOSE(gb, "linear.db", 1e-6);
 }
 
+/* sgemm version against the naive reference, bigger, accumulating */
+static void test_linear_vs_naive(void) {
+    enum { N = 13, CI = 70, CO = 9 };
+    uint64_t seed = 3;
+    float *x = malloc(N * CI * 4), *w = malloc(CO * CI * 4), *b = malloc(CO * 4), *d = malloc(N * CO * 4);
+    float *y1 = malloc(N * CO * 4), *y2 = malloc(N * CO * 4), *dx1 = malloc(N * CI * 4), *dx2 = malloc(N * CI * 4);
+    float *dw1 = calloc(CO * CI, 4), *dw2 = calloc(CO * CI, 4), db1[CO] = {0}, db2[CO] = {0};
+    frand(x, N * CI, &seed);
+    frand(w, CO * CI, &seed);
+    frand(b, CO, &seed);
+    frand(d, N * CO, &seed);
+    frand(dx1, N * CI, &seed);
+    memcpy(dx2, dx1, N * CI * 4);
+    nn_linear_forward_ref(N, CI, CO, x, w, b, y1);
+    nn_linear_forward(N, CI, CO, x, w, b, y2);
+    nn_linear_backward_ref(N, CI, CO, x, w, d, dw1, db1, dx1, 1);
+    nn_linear_backward(N, CI, CO, x, w, d, dw2, db2, dx2, 1);
+    CHECK(rel_err(y2, y1, N * CO) < 1e-5);
+    CHECK(rel_err(dx2, dx1, N * CI) < 1e-5);
+    CHECK(rel_err(dw2, dw1, CO * CI) < 1e-5);
+    CHECK(rel_err(db2, db1, CO) < 1e-5);
+    free(x), free(w), free(b), free(d), free(y1), free(y2), free(dx1), free(dx2), free(dw1), free(dw2);
+}
+
 static void test_softmax_ce_torch(void) {
     const float *z = ref("ce.z").data, *lab = ref("ce.labels").data, *soft = ref("ce.soft").data;
     float hard[35] = {0}, probs[35], dz[35];
@@ -736,6 +760,7 @@ static const test_case cases[] = {
     {"bn_torch", test_bn_torch},
     {"pool_torch", test_pool_torch},
     {"act_linear_torch", test_act_linear_torch},
+    {"linear_vs_naive", test_linear_vs_naive},
     {"softmax_ce_torch", test_softmax_ce_torch},
     {"net_torch", test_net_torch},
     {"optim_torch", test_optim_torch},

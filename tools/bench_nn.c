@@ -174,6 +174,7 @@ int bench_nn_classify(int argc, char **argv) {
     const cli_opt opts[] = {
         {"net", 0, "PATH", "network config, random weights (default models/vgg-s.cfg)", .out_str = &cfg},
         {"conv", 0, "auto|im2col", "convolution kernels (default auto: direct AVX-512 where it applies)", .out_str = &conv},
+        {"chunk", 0, "N", "faces per forward pass inside emo_classify (default 8)", .out_int = &nn_infer_chunk},
         {"model", 'm', "PATH", "a trained .emo model instead of --net", .out_str = &model_path},
         {"batch", 'b', "N", "faces per emo_classify call (default 64)", .out_int = &batch},
         {"threads", 't', "N", "threads (default 1; 0 = all cores)", .out_int = &threads},

@@ -314,6 +314,35 @@ void nn_dropout_backward(size_t n, const float *mask, const float *dout, float *
 
 /* ---- linear -------------------------------------------------------------------- */
 
+void nn_linear_forward_ref(int n, int cin, int cout, const float *in, const float *w, const float *b,
+                           float *out) {
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < cout; j++) {
+            double acc = b ? b[j] : 0;
+            for (int k = 0; k < cin; k++) acc += (double)in[(size_t)i * cin + k] * w[(size_t)j * cin + k];
+            out[(size_t)i * cout + j] = (float)acc;
+        }
+}
+
+void nn_linear_backward_ref(int n, int cin, int cout, const float *in, const float *w, const float *dout,
+                            float *dw, float *db, float *din, int acc) {
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < cin; k++) {
+            double g = 0;
+            for (int j = 0; j < cout; j++) g += (double)dout[(size_t)i * cout + j] * w[(size_t)j * cin + k];
+            din[(size_t)i * cin + k] = (float)(acc ? din[(size_t)i * cin + k] + g : g);
+        }
+    for (int j = 0; j < cout; j++) {
+        for (int k = 0; k < cin; k++) {
+            double g = 0;
+            for (int i = 0; i < n; i++) g += (double)dout[(size_t)i * cout + j] * in[(size_t)i * cin + k];
+            dw[(size_t)j * cin + k] += (float)g;
+        }
+        if (db)
+            for (int i = 0; i < n; i++) db[j] += dout[(size_t)i * cout + j];
+    }
+}
+
 void nn_linear_forward(int n, int cin, int cout, const float *in, const float *w, const float *b,
                        float *out) {
     nn_sgemm('N', 'T', n, cout, cin, 1, in, cin, w, cin, 0, out, cout);

@@ -227,6 +227,8 @@ typedef struct nn_model_meta {
 } nn_model_meta;
 /* Folds bn and writes the inference model atomically. */
 int nn_model_save(const nn_net *net, const nn_model_meta *meta, const char *path);
+/* Images per forward pass inside emo_classify (default 8; tuning knob). */
+extern int nn_infer_chunk;
 /* Reads a .emo: the inference network (parameters loaded) and its meta. */
 int nn_model_read(nn_net **out, nn_model_meta *meta, const uint8_t *bytes, size_t size,
                   const char *origin);
@@ -293,7 +295,12 @@ void nn_gap_backward(int n, int hw, int c, const float *dout, float *din, int ac
 /* mask gets 0 or 1/(1-p) per element. */
 void nn_dropout_forward(size_t n, float p, uint64_t *rng, const float *in, float *mask, float *out);
 void nn_dropout_backward(size_t n, const float *mask, const float *dout, float *din, int acc);
-/* in (n, cin), w (cout, cin), b (cout) or NULL -> out (n, cout). */
+/* in (n, cin), w (cout, cin), b (cout) or NULL -> out (n, cout); dnnl_sgemm,
+ * and the naive reference the tests hold it to. */
+void nn_linear_forward_ref(int n, int cin, int cout, const float *in, const float *w, const float *b,
+                           float *out);
+void nn_linear_backward_ref(int n, int cin, int cout, const float *in, const float *w, const float *dout,
+                            float *dw, float *db, float *din, int acc);
 void nn_linear_forward(int n, int cin, int cout, const float *in, const float *w, const float *b,
                        float *out);
 void nn_linear_backward(int n, int cin, int cout, const float *in, const float *w, const float *dout,
