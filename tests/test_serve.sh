@@ -124,6 +124,25 @@ expect huge_body_413 413 "$st"
 # The same without a length (chunked): cut off at the limit.
 st=$(head -c 100000000 /dev/zero | code POST /api/analyze -H 'Transfer-Encoding: chunked' --data-binary @- 2>/dev/null)
 expect huge_chunked_413 413 "$st"
+# Bodies held at once are bounded (256 MiB): the ninth 32 MB upload in
+# progress is turned away, and the reservations go with the connections.
+/usr/bin/python3 - "$PORT" <<'EOF' && ok uploads_at_once_bounded || bad uploads_at_once_bounded "see above"
+import socket, sys
+port = int(sys.argv[1])
+held = []
+for i in range(8):
+    s = socket.create_connection(('127.0.0.1', port))
+    s.sendall(b'POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 33000000\r\n\r\n\xff\xd8')
+    held.append(s)
+s = socket.create_connection(('127.0.0.1', port), timeout=10)
+s.sendall(b'POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 33000000\r\n\r\n')
+head = s.recv(200)
+assert head.startswith(b'HTTP/1.1 503'), head
+for s in held:
+    s.close()
+EOF
+sleep 0.3
+expect analyze_after_busy 200 "$(code POST /api/analyze --data-binary @"$PHOTO")"
 expect get_analyze_405 405 "$(code GET /api/analyze)"
 expect delete_405 405 "$(code DELETE /api/health)"
 expect post_page_405 405 "$(code POST / --data-binary x)"

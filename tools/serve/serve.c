@@ -64,7 +64,7 @@ static bool probe_size(const uint8_t *b, size_t n, int *w, int *h) {
     return false;
 }
 
-int serve_decode(const uint8_t *bytes, size_t n, emo_image *rgb) {
+int serve_decode(const uint8_t *bytes, size_t n, uint64_t max_pixels, emo_image *rgb) {
     emo_image_format fmt = emo_image_sniff(bytes, n);
     if (fmt == EMO_FORMAT_UNKNOWN)
         return emo_fail(EMO_EUNSUPPORTED, "not a JPEG or PNG image (%zu bytes)", n);
@@ -72,8 +72,9 @@ int serve_decode(const uint8_t *bytes, size_t n, emo_image *rgb) {
     if (!probe_size(bytes, n, &w, &h))
         return emo_fail(EMO_EFORMAT, "truncated or malformed %s header", fmt == EMO_FORMAT_JPEG ? "JPEG" : "PNG");
     if (w <= 0 || h <= 0) return emo_fail(EMO_EFORMAT, "image declares a size of %dx%d", w, h);
-    if ((uint64_t)w * (uint64_t)h > SERVE_MAX_PIXELS)
-        return emo_fail(EMO_ELIMIT, "image is %dx%d, above the limit of %u pixels", w, h, SERVE_MAX_PIXELS);
+    if ((uint64_t)w * (uint64_t)h > max_pixels)
+        return emo_fail(EMO_ELIMIT, "image is %dx%d, above the limit of %llu pixels", w, h,
+                        (unsigned long long)max_pixels);
     return emo_image_decode(rgb, bytes, n, 3);
 }
 
@@ -305,7 +306,7 @@ typedef struct request {
     enum route route;
     uint8_t *body;
     size_t len, cap;
-    bool too_big;
+    size_t reserved; /* bytes counted in server.buffered for this body */
     serve_settings s;
     serve_job *job; /* ROUTE_VIDEO: the job being uploaded, until started */
 } request;
@@ -417,15 +418,10 @@ static enum MHD_Result answer_websocket(server *sv, struct MHD_Connection *c, re
 }
 
 static enum MHD_Result answer_analyze(server *sv, struct MHD_Connection *c, request *rq) {
-    if (rq->too_big) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "body above the limit of %u bytes", SERVE_MAX_BODY);
-        return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, msg);
-    }
     if (rq->len == 0) return send_error(c, MHD_HTTP_BAD_REQUEST, "empty body: POST a JPEG or PNG image");
     const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
     emo_image rgb = {0};
-    int st = serve_decode(rq->body, rq->len, &rgb);
+    int st = serve_decode(rq->body, rq->len, SERVE_MAX_PIXELS, &rgb);
     if (st != EMO_OK) {
         unsigned code = st == EMO_EUNSUPPORTED ? MHD_HTTP_UNSUPPORTED_MEDIA_TYPE
                         : st == EMO_ELIMIT     ? MHD_HTTP_CONTENT_TOO_LARGE
@@ -457,22 +453,33 @@ static enum MHD_Result answer_analyze(server *sv, struct MHD_Connection *c, requ
     return r;
 }
 
-/* A chunked body that grows past the limit. libmicrohttpd 0.9 cannot queue
- * a response while a body is coming in, so the 413 is written to the socket
- * here, the sending side shut, and the connection dropped (MHD_NO). */
-static enum MHD_Result refuse_midway(struct MHD_Connection *c, unsigned limit) {
+/* A chunked body that grows past a limit. libmicrohttpd 0.9 cannot queue a
+ * response while a body is coming in, so the answer is written to the
+ * socket here, the sending side shut, and the connection dropped (MHD_NO). */
+static enum MHD_Result refuse_midway(struct MHD_Connection *c, unsigned status, const char *why) {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!ci) return MHD_NO;
-    char msg[320];
-    int body = snprintf(msg, 160, "{\"error\":\"body above the limit of %u bytes\",\"status\":413}", limit);
-    char head[160];
+    char msg[256];
+    int body = snprintf(msg, sizeof msg, "{\"error\":\"%s\",\"status\":%u}", why, status);
+    char head[192];
     int hn = snprintf(head, sizeof head,
-                      "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\n"
-                      "Connection: close\r\nContent-Length: %d\r\n\r\n", body);
+                      "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
+                      "Connection: close\r\nContent-Length: %d\r\n\r\n",
+                      status, status == MHD_HTTP_CONTENT_TOO_LARGE ? "Content Too Large" : "Service Unavailable", body);
     if (send(ci->connect_fd, head, (size_t)hn, MSG_NOSIGNAL | MSG_DONTWAIT) == hn)
         send(ci->connect_fd, msg, (size_t)body, MSG_NOSIGNAL | MSG_DONTWAIT);
     shutdown(ci->connect_fd, SHUT_WR);
     return MHD_NO;
+}
+
+/* Counts n more body bytes against SERVE_MAX_BUFFERED; false if over. */
+static bool reserve(server *sv, request *rq, uint64_t n) {
+    unsigned long long cur = atomic_load(&sv->buffered);
+    do {
+        if (n > SERVE_MAX_BUFFERED || cur + n > SERVE_MAX_BUFFERED) return false;
+    } while (!atomic_compare_exchange_weak(&sv->buffered, &cur, cur + n));
+    rq->reserved += (size_t)n;
+    return true;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -499,6 +506,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             }
             char err[160];
             if (!serve_settings_parse(sv, c, &rq->s, err, sizeof err)) return send_error(c, MHD_HTTP_BAD_REQUEST, err);
+            /* Bodies held at once are bounded too (1000 connections x 32 MiB
+             * would be 32 GB): a declared length is reserved now. */
+            if (cl && !reserve(sv, rq, strtoull(cl, NULL, 10)))
+                return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "server busy: too many uploads at once");
             rq->route = ROUTE_ANALYZE;
             return MHD_YES;
         }
@@ -555,7 +566,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             size_t n = *upload_size;
             *upload_size = 0;
             rq->len += n;
-            if (rq->len > SERVE_MAX_VIDEO) return refuse_midway(c, SERVE_MAX_VIDEO); /* on_completed aborts the job */
+            if (rq->len > SERVE_MAX_VIDEO) /* on_completed aborts the job */
+                return refuse_midway(c, MHD_HTTP_CONTENT_TOO_LARGE, "video above the limit of " EMO_STR(SERVE_MAX_VIDEO_MB) " MiB");
             return serve_job_write(rq->job, upload, n) == EMO_OK ? MHD_YES : MHD_NO;
         }
         rq->route = ROUTE_DONE;
@@ -576,13 +588,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (rq->len + n > SERVE_MAX_BODY) {
-            rq->too_big = true;
-            free(rq->body);
-            rq->body = NULL;
-            rq->len = rq->cap = 0;
-            return refuse_midway(c, SERVE_MAX_BODY);
-        }
+        if (rq->len + n > SERVE_MAX_BODY)
+            return refuse_midway(c, MHD_HTTP_CONTENT_TOO_LARGE, "body above the limit of " EMO_STR(SERVE_MAX_BODY_MB) " MiB");
+        if (rq->len + n > rq->reserved && !reserve(sv, rq, rq->len + n - rq->reserved))
+            return refuse_midway(c, MHD_HTTP_SERVICE_UNAVAILABLE, "server busy: too many uploads at once");
         if (rq->len + n > rq->cap) {
             size_t cap = rq->cap ? rq->cap : 65536;
             while (cap < rq->len + n) cap *= 2;
@@ -604,6 +613,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     request *rq = *con_cls;
     if (!rq) return;
     if (rq->job) serve_job_abort(sv, rq->job); /* the upload broke off */
+    if (rq->reserved) atomic_fetch_sub(&sv->buffered, rq->reserved);
     free(rq->body);
     free(rq);
     *con_cls = NULL;

@@ -22,9 +22,13 @@
 #include <stdint.h>
 
 /* Documented limits (docs/API.md). */
-#define SERVE_MAX_BODY (32u << 20)      /* bytes in a POST /api/analyze body */
-#define SERVE_MAX_VIDEO (512u << 20)    /* bytes in a POST /api/video body */
-#define SERVE_MAX_PIXELS (25u << 20)    /* pixels in an image or frame */
+#define SERVE_MAX_BODY_MB 32
+#define SERVE_MAX_VIDEO_MB 512
+#define SERVE_MAX_BODY (SERVE_MAX_BODY_MB * 1048576u)   /* bytes in a POST /api/analyze body */
+#define SERVE_MAX_VIDEO (SERVE_MAX_VIDEO_MB * 1048576u) /* bytes in a POST /api/video body */
+#define SERVE_MAX_PIXELS (25u << 20)    /* pixels in a posted image */
+#define SERVE_MAX_FRAME_PIXELS (9u << 20) /* pixels in a live frame (3840x2160 fits) */
+#define SERVE_MAX_BUFFERED (256u << 20) /* request body bytes held at once, all requests */
 #define SERVE_MAX_WS_MESSAGE (8u << 20) /* bytes in one WebSocket message */
 #define SERVE_MAX_SESSIONS 16           /* WebSocket sessions at once */
 #define SERVE_MAX_CONNECTIONS 1000      /* HTTP connections at once */
@@ -99,6 +103,7 @@ typedef struct server {
     atomic_bool stopping;
     atomic_ullong frames;   /* frames analysed, all paths */
     atomic_ullong requests; /* HTTP requests answered */
+    atomic_ullong buffered; /* bytes of /api/analyze bodies held now (<= SERVE_MAX_BUFFERED) */
 
     struct serve_stream *stream; /* --input/--camera, or NULL */
     struct serve_jobs *jobs;     /* uploaded videos, made on first use */
@@ -114,9 +119,9 @@ bool serve_settings_parse(server *sv, struct MHD_Connection *c, serve_settings *
 int serve_pipe_open(server *sv, const serve_settings *s, int threads, emo_pipeline **out);
 
 /* Decodes an encoded JPEG/PNG into RGB after checking its declared size
- * against SERVE_MAX_PIXELS (so a tiny file cannot ask for gigabytes).
+ * against max_pixels (so a tiny file cannot ask for gigabytes).
  * Returns an emo_status; the message is in emo_last_error(). */
-int serve_decode(const uint8_t *bytes, size_t n, emo_image *rgb);
+int serve_decode(const uint8_t *bytes, size_t n, uint64_t max_pixels, emo_image *rgb);
 
 /* Runs the pipeline on a frame and writes the `emo image --json` object
  * (name may be NULL: no "image" member is written then, for the stream). */

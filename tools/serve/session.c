@@ -141,7 +141,7 @@ static bool take_frame(session *ss, const uint8_t *p, size_t n) {
 static bool analyse_frame(session *ss) {
     ss->has_frame = false;
     double t0 = serve_now();
-    int st = serve_decode(ss->frame.p, ss->frame.len, &ss->rgb);
+    int st = serve_decode(ss->frame.p, ss->frame.len, SERVE_MAX_FRAME_PIXELS, &ss->rgb);
     if (st != EMO_OK) return send_error_msg(ss, (long long)ss->frame_no, emo_last_error());
     int n = emo_pipeline_process(ss->p, &ss->rgb, ss->faces, SERVE_MAX_FACES);
     if (n < 0) return send_error_msg(ss, (long long)ss->frame_no, emo_last_error());
