@@ -324,6 +324,9 @@ grep -q -E 'AddressSanitizer|LeakSanitizer|runtime error' "$TMP/server3.log" &&
     ok server_camera_sanitizer_clean
 [ -f "$TMP/part.jpg" ] && cp "$TMP/part.jpg" "$ART/serve-mjpeg-frame.jpg"
 
+"$EMO" serve --port 0 --camera /dev/video-emo-missing >"$TMP/cam.log" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q 'video-emo-missing' "$TMP/cam.log" && ok missing_camera_error || bad missing_camera_error "exit $rc: $(cat "$TMP/cam.log")"
 "$EMO" serve --port 99999 >/dev/null 2>&1
 [ $? -eq 2 ] && ok bad_port_usage || bad bad_port_usage "exit $?"
 "$EMO" serve --host example.com >/dev/null 2>&1

@@ -122,7 +122,15 @@ static void *producer(void *arg) {
         publish(st, jpeg, jpeg_size);
     }
 end:
-    /* Clients learn the end from `stop` (serve_stream_stop). */
+    /* No more frames: viewers waiting for one get the end of the stream. */
+    pthread_mutex_lock(&st->lock);
+    st->stop = true;
+    for (mjpeg_client *c = st->waiting; c; c = c->next) {
+        c->waiting = false;
+        MHD_resume_connection(c->c);
+    }
+    st->waiting = NULL;
+    pthread_mutex_unlock(&st->lock);
     emo_pipeline_close(pl);
     emo_drawer_close(dr);
     if (tj) tjDestroy(tj);
@@ -220,10 +228,11 @@ static void mjpeg_free(void *cls) {
 int serve_stream_answer(server *sv, struct MHD_Connection *c) {
     serve_stream *st = sv->stream;
     pthread_mutex_lock(&st->lock);
-    bool full = st->clients >= STREAM_MAX_CLIENTS || st->stop;
-    if (!full) st->clients++;
+    bool ended = st->stop, full = st->clients >= STREAM_MAX_CLIENTS;
+    if (!ended && !full) st->clients++;
     pthread_mutex_unlock(&st->lock);
-    if (full) return emo_fail(EMO_ELIMIT, "too many stream viewers");
+    if (ended) return emo_fail(EMO_EEOF, "the server camera has stopped (see the server's log)");
+    if (full) return emo_fail(EMO_ELIMIT, "too many stream viewers (%d)", STREAM_MAX_CLIENTS);
     mjpeg_client *cl = calloc(1, sizeof *cl);
     if (!cl) {
         pthread_mutex_lock(&st->lock);
