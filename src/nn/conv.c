@@ -10,6 +10,7 @@
 #include "nn/nn.h"
 
 #include <dnnl.h>
+#include <stddef.h>
 #include <string.h>
 
 int nn_conv_algo = NN_CONV_AUTO;
@@ -246,17 +247,16 @@ static void im2col_backward(const nn_conv_shape *s, const float *in, const float
 #include <omp.h>
 
 /* Where each kernel applies and, measured on Zen 5 (docs/BENCHMARKS.md), beats
- * im2col + dnnl_sgemm: forward and backward-data on rows of 12 pixels or more;
+ * im2col + dnnl_sgemm: forward and backward-data everywhere they apply;
  * backward-weights only on large images, where the GEMM's narrow side (Cout)
  * hurts it; on small images its long-K GEMM wins. NN_CONV_DIRECT forces
  * them wherever they apply (tests). */
 static int direct_fwd_ok(const nn_conv_shape *s) {
-    return nn_conv_algo != NN_CONV_IM2COL && s->stride == 1 && s->groups == 1 && s->cout % 32 == 0 && s->k > 1 &&
-           (s->ow >= 12 || nn_conv_algo == NN_CONV_DIRECT);
+    return nn_conv_algo != NN_CONV_IM2COL && s->stride == 1 && s->groups == 1 && s->cout % 32 == 0 && s->k > 1;
 }
 static int direct_bwd_data_ok(const nn_conv_shape *s) {
     return nn_conv_algo != NN_CONV_IM2COL && s->stride == 1 && s->groups == 1 && s->cin % 32 == 0 && s->k > 1 &&
-           s->k - 1 - s->pad >= 0 && (s->w >= 12 || nn_conv_algo == NN_CONV_DIRECT);
+           s->k - 1 - s->pad >= 0;
 }
 static int direct_bwd_w_ok(const nn_conv_shape *s) {
     return nn_conv_algo != NN_CONV_IM2COL && s->stride == 1 && s->groups == 1 && s->cin % 8 == 0 &&
@@ -283,7 +283,7 @@ static void pad_nhwc(const float *in, int n, int h, int w, int c, int p, float *
 /* One tile: RX consecutive output pixels of one row x 16*CV channels
  * (RX*CV accumulators, at most 24 of the 32 vector registers).
  * xp: padded input at the tile's top-left tap, xrow floats per padded row;
- * wr: repacked weights at channel co0, (k, k, cin, cout). */
+ * wr: the repacked weights of this tile's channel block, (k, k, cin, 16*CV). */
 static inline __attribute__((always_inline)) void fwd_tile(const int RX, const int CV, const float *xp, size_t xrow,
                                                            int cin, int k, const float *wr, int cout, float *out,
                                                            const float *bias, int relu, int accum) {
@@ -294,9 +294,9 @@ static inline __attribute__((always_inline)) void fwd_tile(const int RX, const i
     for (int ky = 0; ky < k; ky++)
         for (int kx = 0; kx < k; kx++) {
             const float *xr = xp + ky * xrow + (size_t)kx * cin;
-            const float *wk = wr + (size_t)(ky * k + kx) * cin * cout;
+            const float *wk = wr + (size_t)(ky * k + kx) * cin * 16 * CV;
             for (int ci = 0; ci < cin; ci++) {
-                for (int v = 0; v < CV; v++) w[v] = _mm512_loadu_ps(wk + (size_t)ci * cout + 16 * v);
+                for (int v = 0; v < CV; v++) w[v] = _mm512_loadu_ps(wk + (size_t)ci * 16 * CV + 16 * v);
                 for (int r = 0; r < RX; r++) {
                     __m512 b = _mm512_set1_ps(xr[(size_t)r * cin + ci]);
                     for (int v = 0; v < CV; v++) a[r][v] = _mm512_fmadd_ps(b, w[v], a[r][v]);
@@ -313,16 +313,36 @@ static inline __attribute__((always_inline)) void fwd_tile(const int RX, const i
         }
 }
 
-/* out (n, oh, ow, cout) = conv(xp (n, oh+k-1, ow+k-1, cin), wr (k, k, cin, cout)).
- * Tiles: 8 pixels x 32 channels, or 6 x 64 where the channels allow it and
- * the row is narrow (fewer weight loads per FMA). */
+/* Channel block of the direct kernels: 64 output channels (6-pixel tiles)
+ * where the channels allow it and rows are not a multiple of 8 pixels,
+ * else 32 (8-pixel tiles). */
+static int block_width(int cout, int ow) {
+    return cout % 64 == 0 && (nn_direct_rx == 6 || (nn_direct_rx == 0 && ow % 8 != 0)) ? 64 : 32;
+}
+
+/* wr[b][ky][kx][ci][j] = w(co = b*bw + j, ky, kx, ci): each channel block's
+ * weights contiguous, in the order the tiles read them. w is read through
+ * strides: element (co, t = ky*k+kx, ci) at w[co*cs + t*ts + ci*is]. */
+static void pack_blocks(const float *w, int cout, int taps, int cin, ptrdiff_t cs, ptrdiff_t ts, ptrdiff_t is,
+                        int bw, float *wr, int threads) {
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int b = 0; b < cout / bw; b++)
+        for (int t = 0; t < taps; t++)
+            for (int ci = 0; ci < cin; ci++) {
+                float *o = wr + (((size_t)b * taps + t) * cin + ci) * bw;
+                for (int j = 0; j < bw; j++) o[j] = w[(b * bw + j) * cs + t * ts + ci * is];
+            }
+}
+
+/* out (n, oh, ow, cout) = conv(xp (n, oh+k-1, ow+k-1, cin), wr packed by
+ * pack_blocks with block_width(cout, ow)). */
 static void direct_conv(const float *xp, int n, int oh, int ow, int cin, int cout, int k, const float *wr,
                         const float *bias, int relu, int accum, float *out, int threads) {
     int wp = ow + k - 1, hp = oh + k - 1;
-    size_t xrow = (size_t)wp * cin;
-    int wide = cout % 64 == 0 && (nn_direct_rx == 6 || (nn_direct_rx == 0 && ow % 8 != 0));
-#define TILE(RX, CV) fwd_tile(RX, CV, xrow0 + (size_t)ox * cin, xrow, cin, k, wr + co, cout, orow + (size_t)ox * cout + co, \
-                              bias ? bias + co : NULL, relu, accum)
+    size_t xrow = (size_t)wp * cin, blk = (size_t)k * k * cin;
+    int wide = block_width(cout, ow) == 64;
+#define TILE(RX, CV) fwd_tile(RX, CV, xrow0 + (size_t)ox * cin, xrow, cin, k, wr + co * blk, cout, \
+                              orow + (size_t)ox * cout + co, bias ? bias + co : NULL, relu, accum)
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (long li = 0; li < (long)n * oh; li++) {
         int i = (int)(li / oh), oy = (int)(li % oh);
@@ -385,10 +405,7 @@ static size_t direct_scratch(const nn_conv_shape *s) {
 
 static void direct_pack(const nn_conv_shape *s, const float *w, float *wr, int threads) {
     size_t K = (size_t)s->k * s->k * s->cin;
-    /* (cout, K) -> (K, cout) */
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t j = 0; j < K; j++)
-        for (int co = 0; co < s->cout; co++) wr[j * s->cout + co] = w[(size_t)co * K + j];
+    pack_blocks(w, s->cout, s->k * s->k, s->cin, (ptrdiff_t)K, s->cin, 1, block_width(s->cout, s->ow), wr, threads);
 }
 
 static void direct_forward(const nn_conv_shape *s, const float *in, const float *w, const float *packed,
@@ -405,14 +422,11 @@ static void direct_backward_data(const nn_conv_shape *s, const float *w, const f
                                  float *scratch, int threads) {
     int k = s->k, p2 = k - 1 - s->pad;
     float *wr = scratch, *dp = scratch + (size_t)k * k * s->cin * s->cout;
-    /* wr[ky][kx][co][ci] = w[co][k-1-ky][k-1-kx][ci] */
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (int t = 0; t < k * k; t++) {
-        int ky = t / k, kx = t % k;
-        for (int co = 0; co < s->cout; co++)
-            memcpy(wr + ((size_t)t * s->cout + co) * s->cin,
-                   w + (((size_t)co * k + (k - 1 - ky)) * k + (k - 1 - kx)) * s->cin, (size_t)s->cin * sizeof *wr);
-    }
+    /* the flipped kernel with the channel roles swapped: out channel ci, tap
+     * t = (ky, kx) reads w[co][k-1-ky][k-1-kx][ci]; tap t' = k*k-1-t in w */
+    size_t K = (size_t)k * k * s->cin;
+    pack_blocks(w + (size_t)(k * k - 1) * s->cin, s->cin, k * k, s->cout, 1, -(ptrdiff_t)s->cin, (ptrdiff_t)K,
+                block_width(s->cin, s->w), wr, threads);
     pad_nhwc(dout, s->n, s->oh, s->ow, s->cout, p2, dp, threads);
     direct_conv(dp, s->n, s->h, s->w, s->cout, s->cin, k, wr, NULL, 0, acc, din, threads);
 }
