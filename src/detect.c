@@ -88,6 +88,7 @@ struct emo_detector {
     emo_cascade c;
     char name[1024];
     int force_scalar;
+    int lbp16;    /* LBP blocks small enough for 16-bit (wrapping) integrals */
     /* compiled for `stride`: lay[0] for scales scanned every pixel, lay[1]
      * for scales scanned every 2nd pixel, whose integral rows are stored
      * even columns first, then odd ones, so 16 windows 2 pixels apart read
@@ -180,6 +181,9 @@ int emo_detector_open(emo_detector **out, const char *cascade) {
     }
     snprintf(d->name, sizeof d->name, "%s", path);
     const emo_cascade *c = &d->c;
+    /* A block sum below 2^16 is exact from integrals kept modulo 2^16. */
+    d->lbp16 = c->feature_type == EMO_FEATURE_LBP && c->max_nodes == 1;
+    for (int f = 0; d->lbp16 && f < c->nfeatures; f++) d->lbp16 = c->lbp[f].w * c->lbp[f].h * 255 < 65536;
     d->area = (double)(c->win_w - 2) * (c->win_h - 2);
     for (int k = 0; k < 2; k++) {
         layout *L = &d->lay[k];
@@ -523,6 +527,72 @@ static int integral_row16(const uint8_t *px, int W, const int32_t *sp, int32_t *
     *rs = _mm_cvtsi128_si32(_mm512_castsi512_si128(cs));
     *rq = (uint32_t)_mm_cvtsi128_si32(_mm512_castsi512_si128(cq));
     return x;
+}
+#endif
+
+#if defined(EMO_DETECT_AVX512) && defined(__AVX512BW__)
+#define EMO_DETECT_LBP16 1
+/* The 16-bit (modulo 2^16) integral row for the LBP path; returns the
+ * pixels done, *rs carries the exact 32-bit running row sum. */
+static int integral_row_u16(const uint8_t *px, int W, const uint16_t *sp, uint16_t *sn, int planar, int half,
+                            int32_t *rs) {
+    __m512i cs = _mm512_set1_epi32(*rs);
+    const __m512i last = _mm512_set1_epi32(15);
+    const __m512i odd = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i even = _mm512_add_epi32(odd, _mm512_set1_epi32(1));
+    int x = 0;
+    for (; x + 32 <= W; x += 32) {
+        __m512i v0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(px + x)));
+        __m512i v1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(px + x + 16)));
+        __m512i a = _mm512_add_epi32(prefix16(v0), cs);
+        __m512i b = _mm512_add_epi32(prefix16(v1), _mm512_permutexvar_epi32(last, a));
+        cs = _mm512_permutexvar_epi32(last, b);
+        __m256i lo, hi;
+        int ilo, ihi;
+        if (planar) { /* odd columns x+1.. at half + x/2, even x+2.. at x/2 + 1 */
+            lo = _mm512_cvtepi32_epi16(_mm512_permutex2var_epi32(a, odd, b));
+            hi = _mm512_cvtepi32_epi16(_mm512_permutex2var_epi32(a, even, b));
+            ilo = half + x / 2;
+            ihi = x / 2 + 1;
+        } else {
+            lo = _mm512_cvtepi32_epi16(a);
+            hi = _mm512_cvtepi32_epi16(b);
+            ilo = x + 1;
+            ihi = x + 17;
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(sn + ilo),
+                            _mm256_add_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(sp + ilo)), lo));
+        _mm256_storeu_si256((__m256i *)(void *)(sn + ihi),
+                            _mm256_add_epi16(_mm256_loadu_si256((const __m256i *)(const void *)(sp + ihi)), hi));
+    }
+    *rs = _mm_cvtsi128_si32(_mm512_castsi512_si128(cs));
+    return x;
+}
+
+/* Resize + 16-bit integral of one scale (LBP path): the same sums as
+ * build_scale, kept modulo 2^16, in d->ii viewed as uint16. */
+static void build_scale_u16(const emo_detector *d, const emo_image *img, const scale_info *s, thread_buf *t) {
+    int W = s->sw, H = s->sh, stride = d->stride, planar = s->step == 2, half = stride / 2;
+    uint16_t *sum = (uint16_t *)(void *)d->ii + s->base;
+    memset(sum, 0, (size_t)stride * sizeof *sum);
+    bool same = W == img->width && H == img->height;
+    resizer r;
+    if (!same) resizer_init(&r, img->data, img->width, img->height, img->stride, W, H, t->resize, 1);
+    uint8_t *row = t->row;
+    for (int y = 0; y < H; y++) {
+        const uint8_t *px = row;
+        if (same) px = img->data + (size_t)y * img->stride;
+        else resizer_row(&r, y, row);
+        const uint16_t *sp = sum + (size_t)y * stride;
+        uint16_t *sn = sum + (size_t)(y + 1) * stride;
+        int32_t rs = 0;
+        sn[0] = 0;
+        for (int x = integral_row_u16(px, W, sp, sn, planar, half, &rs); x < W; x++) {
+            rs += px[x];
+            int i = cell(planar, stride, x + 1, 0);
+            sn[i] = (uint16_t)(sp[i] + rs);
+        }
+    }
 }
 #endif
 
@@ -956,6 +1026,128 @@ static void scan_row_simd(const emo_detector *d, const scale_info *s, int y, thr
 }
 #endif
 
+#ifdef EMO_DETECT_LBP16
+/* LBP stumps on 16-bit integrals, one window (the lone survivors). */
+static int eval_lbp16(const emo_detector *d, const layout *L, const uint16_t *p, int si0, int tree) {
+    const emo_cascade *c = &d->c;
+    for (int si = si0; si < c->nstages; si++) {
+        const emo_cascade_stage *st = &c->stages[si];
+        const lbp_stump *l = L->ls + tree;
+        double sum = 0;
+        for (int k = 0; k < st->ntrees; k++, l++) {
+            const int32_t *o = l->ofs;
+#define BS(a, b, e, f) (uint16_t)(p[o[a]] - p[o[b]] - p[o[e]] + p[o[f]])
+            int cv = BS(5, 6, 9, 10);
+            int code = (BS(0, 1, 4, 5) >= cv ? 128 : 0) | (BS(1, 2, 5, 6) >= cv ? 64 : 0) |
+                       (BS(2, 3, 6, 7) >= cv ? 32 : 0) | (BS(6, 7, 10, 11) >= cv ? 16 : 0) |
+                       (BS(10, 11, 14, 15) >= cv ? 8 : 0) | (BS(9, 10, 13, 14) >= cv ? 4 : 0) |
+                       (BS(8, 9, 12, 13) >= cv ? 2 : 0) | (BS(4, 5, 8, 9) >= cv ? 1 : 0);
+#undef BS
+            sum += (l->subset[code >> 5] & (1u << (code & 31))) ? l->left : l->right;
+        }
+        tree += st->ntrees;
+        if (sum < st->threshold) return -si;
+    }
+    return 1;
+}
+
+/* 32 LBP codes from 16-bit integrals (block sums wrap back to exact). */
+static inline __m512i lbp32(const uint16_t *p, const int32_t *o) {
+    __m512i h[4][3];
+    for (int r = 0; r < 4; r++) {
+        __m512i v0 = _mm512_loadu_si512((const void *)(p + o[r * 4])),
+                v1 = _mm512_loadu_si512((const void *)(p + o[r * 4 + 1])),
+                v2 = _mm512_loadu_si512((const void *)(p + o[r * 4 + 2])),
+                v3 = _mm512_loadu_si512((const void *)(p + o[r * 4 + 3]));
+        h[r][0] = _mm512_sub_epi16(v0, v1);
+        h[r][1] = _mm512_sub_epi16(v1, v2);
+        h[r][2] = _mm512_sub_epi16(v2, v3);
+    }
+#define B(r, c) _mm512_sub_epi16(h[r][c], h[(r) + 1][c])
+    /* distinct bits: a masked add is an or */
+    __m512i cv = B(1, 1), code = _mm512_maskz_mov_epi16(_mm512_cmpge_epu16_mask(B(0, 0), cv), _mm512_set1_epi16(128));
+    code = _mm512_mask_add_epi16(code, _mm512_cmpge_epu16_mask(B(0, 1), cv), code, _mm512_set1_epi16(64));
+    code = _mm512_mask_add_epi16(code, _mm512_cmpge_epu16_mask(B(0, 2), cv), code, _mm512_set1_epi16(32));
+    code = _mm512_mask_add_epi16(code, _mm512_cmpge_epu16_mask(B(1, 2), cv), code, _mm512_set1_epi16(16));
+    code = _mm512_mask_add_epi16(code, _mm512_cmpge_epu16_mask(B(2, 2), cv), code, _mm512_set1_epi16(8));
+    code = _mm512_mask_add_epi16(code, _mm512_cmpge_epu16_mask(B(2, 1), cv), code, _mm512_set1_epi16(4));
+    code = _mm512_mask_add_epi16(code, _mm512_cmpge_epu16_mask(B(2, 0), cv), code, _mm512_set1_epi16(2));
+    code = _mm512_mask_add_epi16(code, _mm512_cmpge_epu16_mask(B(1, 0), cv), code, _mm512_set1_epi16(1));
+#undef B
+    return code;
+}
+
+/* Lanes (of 32) whose code is in the subset: 16 words of 16 bits. */
+static inline __mmask32 in_subset32(__m512i code, const uint32_t *subset) {
+    __m512i table = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(const void *)subset));
+    __m512i word = _mm512_permutexvar_epi16(_mm512_srli_epi16(code, 4), table);
+    __m512i bit = _mm512_srlv_epi16(word, _mm512_and_si512(code, _mm512_set1_epi16(15)));
+    return _mm512_test_epi16_mask(bit, _mm512_set1_epi16(1));
+}
+
+static inline __mmask32 stages32(const emo_detector *d, const layout *L, const uint16_t *p, __mmask32 active,
+                                 int si0, int si1, int tree, __mmask32 *fail0) {
+    const emo_cascade *c = &d->c;
+    for (int si = si0; si < si1 && active; si++) {
+        const emo_cascade_stage *st = &c->stages[si];
+        __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+        for (int k = 0; k < st->ntrees; k++) {
+            const lbp_stump *ls = &L->ls[tree + k];
+            __mmask32 m = in_subset32(lbp32(p, ls->ofs), ls->subset);
+            __m512d lf = _mm512_set1_pd(ls->left), rt = _mm512_set1_pd(ls->right);
+            a0 = _mm512_add_pd(a0, _mm512_mask_blend_pd((__mmask8)m, rt, lf));
+            a1 = _mm512_add_pd(a1, _mm512_mask_blend_pd((__mmask8)(m >> 8), rt, lf));
+            a2 = _mm512_add_pd(a2, _mm512_mask_blend_pd((__mmask8)(m >> 16), rt, lf));
+            a3 = _mm512_add_pd(a3, _mm512_mask_blend_pd((__mmask8)(m >> 24), rt, lf));
+        }
+        tree += st->ntrees;
+        __m512d th = _mm512_set1_pd(st->threshold);
+        __mmask32 fail = (__mmask32)_mm512_cmp_pd_mask(a0, th, _CMP_LT_OQ) |
+                         (__mmask32)_mm512_cmp_pd_mask(a1, th, _CMP_LT_OQ) << 8 |
+                         (__mmask32)_mm512_cmp_pd_mask(a2, th, _CMP_LT_OQ) << 16 |
+                         (__mmask32)_mm512_cmp_pd_mask(a3, th, _CMP_LT_OQ) << 24;
+        fail &= active;
+        if (si == 0) *fail0 = fail;
+        active &= ~fail;
+        if (si > 0 && si + 1 < si1 && __builtin_popcount(active) == 1) {
+            int lane = __builtin_ctz(active);
+            return eval_lbp16(d, L, p + lane, si + 1, tree) > 0 ? active : 0;
+        }
+    }
+    return active;
+}
+
+/* One row of an LBP scale, 32 windows per vector (16-bit integrals). */
+static void scan_row_lbp16(const emo_detector *d, const scale_info *s, int y, thread_buf *t) {
+    const emo_cascade *c = &d->c;
+    const uint16_t *p = (const uint16_t *)(const void *)d->ii + s->base + (size_t)y * d->stride;
+    const layout *L = &d->lay[s->step - 1];
+    int step = s->step, n = (s->nx + step - 1) / step;
+    int run = 0, first = c->stages[0].ntrees;
+    for (int i0 = 0; i0 < n; i0 += 32) {
+        int lanes = EMO_MIN(32, n - i0);
+        __mmask32 inrange = lanes == 32 ? 0xFFFFFFFFu : (1u << lanes) - 1;
+        __mmask32 f0 = 0;
+        __mmask32 alive = stages32(d, L, p + i0, inrange, 0, 1, 0, &f0);
+        for (uint32_t m = alive; m; m &= m - 1) { /* OpenCV's skip rule, as in scan_row_simd */
+            int lane = __builtin_ctz(m), r = 0;
+            for (int j = lane - 1; j >= 0 && (f0 >> j & 1); j--) r++;
+            if (r == lane) r += run;
+            if (r & 1) alive &= ~(1u << lane);
+        }
+        if (f0 == inrange && lanes == 32) run += 32;
+        else {
+            int r = 0;
+            for (int j = lanes - 1; j >= 0 && (f0 >> j & 1); j--) r++;
+            run = r == lanes ? run + r : r;
+        }
+        if (!alive) continue;
+        alive = stages32(d, L, p + i0, alive, 1, c->nstages, first, &f0);
+        for (uint32_t m = alive; m; m &= m - 1) push_cand(t, s, (i0 + __builtin_ctz(m)) * step, y);
+    }
+}
+#endif
+
 /* ---- the search ---------------------------------------------------------- */
 
 static int grow_buf(void **p, size_t *cap, size_t need, size_t elem) {
@@ -1132,6 +1324,8 @@ int emo_detect(emo_detector *d, const emo_image *grey, const emo_detect_params *
 #ifdef EMO_DETECT_AVX512
     simd = !d->force_scalar;
 #endif
+    bool lbp16 = simd && d->lbp16;
+    (void)lbp16;
     for (int b0 = 0; b0 < d->nscales;) {
         /* Scales [b0, b1) share the buffers. */
         size_t used = 0;
@@ -1164,12 +1358,26 @@ int emo_detect(emo_detector *d, const emo_image *grey, const emo_detect_params *
         {
             thread_buf *t = &d->tb[omp_get_thread_num()];
 #pragma omp for schedule(dynamic, 1)
-            for (int i = b0; i < b1; i++) build_scale(d, &img, &d->scales[i], t);
+            for (int i = b0; i < b1; i++) {
+#ifdef EMO_DETECT_LBP16
+                if (lbp16) {
+                    build_scale_u16(d, &img, &d->scales[i], t);
+                    continue;
+                }
+#endif
+                build_scale(d, &img, &d->scales[i], t);
+            }
 #pragma omp for schedule(dynamic, 1)
             for (int k = 0; k < ntasks; k++) {
                 const task *tk = &d->tasks[k];
                 const scale_info *s = &d->scales[tk->scale];
 #ifdef EMO_DETECT_AVX512
+#ifdef EMO_DETECT_LBP16
+                if (lbp16) {
+                    for (int y = tk->y0; y < tk->y1; y += s->step) scan_row_lbp16(d, s, y, t);
+                    continue;
+                }
+#endif
                 if (simd) {
                     for (int y = tk->y0; y < tk->y1; y += s->step) scan_row_simd(d, s, y, t);
                     continue;
