@@ -204,17 +204,17 @@ static void test_bn_torch(void) {
     int c = 5, rows = (int)(x.n / c);
     float *rm = fdup(ref("bn.rm0").data, c), *rv = fdup(ref("bn.rv0").data, c);
     float *y = malloc(x.n * 4), *dx = malloc(x.n * 4), stat[10], dg[5] = {0}, db[5] = {0};
-    nn_bn_forward(rows, c, x.data, g.data, b.data, rm, rv, 1e-5f, 0.1f, 1, stat, y);
+    nn_bn_forward(rows, c, x.data, g.data, b.data, rm, rv, 1e-5f, 0.1f, 1, 0, stat, y);
     CHECK_CLOSE(y, "bn.y", 1e-5);
     CHECK_CLOSE(rm, "bn.rm1", 1e-6);
     CHECK_CLOSE(rv, "bn.rv1", 1e-6);
-    nn_bn_backward(rows, c, x.data, g.data, stat, ref("bn.dy").data, dg, db, dx, 0);
+    nn_bn_backward(rows, c, x.data, g.data, stat, NULL, ref("bn.dy").data, dg, db, dx, 0);
     CHECK_CLOSE(dx, "bn.dx", 1e-5);
     CHECK_CLOSE(dg, "bn.dgamma", 1e-5);
     CHECK_CLOSE(db, "bn.dbeta", 1e-5);
     memcpy(rm, ref("bn.rm0").data, 20);
     memcpy(rv, ref("bn.rv0").data, 20);
-    nn_bn_forward(rows, c, x.data, g.data, b.data, rm, rv, 1e-5f, 0.1f, 0, stat, y);
+    nn_bn_forward(rows, c, x.data, g.data, b.data, rm, rv, 1e-5f, 0.1f, 0, 0, stat, y);
     CHECK_CLOSE(y, "bn.y_eval", 1e-5);
     free(rm), free(rv), free(y), free(dx);
 }
@@ -472,6 +472,8 @@ static void test_gradcheck(void) {
     gradcheck("flatten");
     gradcheck("silu name=a\nbn\nadd from=a");
     gradcheck("silu name=a\nrelu in=a\nadd from=a\nadd from=a");
+    gradcheck("bn\nrelu"); /* fused into one pass */
+    gradcheck("conv filters=4 size=3 pad=1\nbn\nrelu name=a\nconv filters=4 size=3 pad=1\nadd from=a");
 }
 
 /* ---- configs ---------------------------------------------------------------------------- */

@@ -18,8 +18,9 @@
 /* Per-channel sums over rows for channels [c0, c0+cb) of rows of width c,
  * in float over 64-row runs, then double across runs and threads.
  * y NULL: s1 = sum x, s2 = sum (x - shift)^2;
- * else:   s1 = sum y, s2 = sum y (x - shift) scale. */
-static void channel_sums(int rows, int c, int c0, int cb, const float *x, const float *y,
+ * else:   s1 = sum y, s2 = sum y (x - shift) scale, y taken as 0 where
+ *         mask (if not NULL) is <= 0. */
+static void channel_sums(int rows, int c, int c0, int cb, const float *x, const float *y, const float *mask,
                          const float *shift, const float *scale, double *s1, double *s2) {
     for (int j = 0; j < cb; j++) s1[j] = s2[j] = 0;
 #pragma omp parallel
@@ -32,7 +33,14 @@ static void channel_sums(int rows, int c, int c0, int cb, const float *x, const 
             for (int j = 0; j < cb; j++) fa[j] = fa[CB + j] = 0;
             for (int r = r0; r < r1; r++) {
                 const float *xr = x + (size_t)r * c + c0;
-                if (y) {
+                if (y && mask) {
+                    const float *yr = y + (size_t)r * c + c0, *mr = mask + (size_t)r * c + c0;
+                    for (int j = 0; j < cb; j++) {
+                        float d = mr[j] > 0 ? yr[j] : 0.0f;
+                        fa[j] += d;
+                        fa[CB + j] += d * (xr[j] - shift[j]) * scale[j];
+                    }
+                } else if (y) {
                     const float *yr = y + (size_t)r * c + c0;
                     for (int j = 0; j < cb; j++) {
                         fa[j] += yr[j];
@@ -60,7 +68,7 @@ static void channel_sums(int rows, int c, int c0, int cb, const float *x, const 
 }
 
 void nn_bn_forward(int rows, int c, const float *in, const float *gamma, const float *beta,
-                   float *run_mean, float *run_var, float eps, float momentum, int train,
+                   float *run_mean, float *run_var, float eps, float momentum, int train, int relu,
                    float *mean_invstd, float *out) {
     float *mean = mean_invstd, *invstd = mean_invstd + c;
     if (train) {
@@ -70,9 +78,9 @@ void nn_bn_forward(int rows, int c, const float *in, const float *gamma, const f
             int cb = EMO_MIN(CB, c - c0);
             double s1[CB], s2[CB];
             float zero[CB] = {0};
-            channel_sums(rows, c, c0, cb, in, NULL, zero, NULL, s1, s2);
+            channel_sums(rows, c, c0, cb, in, NULL, NULL, zero, NULL, s1, s2);
             for (int j = 0; j < cb; j++) mean[c0 + j] = (float)(s1[j] / rows);
-            channel_sums(rows, c, c0, cb, in, NULL, mean + c0, NULL, s1, s2);
+            channel_sums(rows, c, c0, cb, in, NULL, NULL, mean + c0, NULL, s1, s2);
             for (int j = 0; j < cb; j++) {
                 double var = s2[j] / rows;
                 double unbiased = rows > 1 ? s2[j] / (rows - 1) : var;
@@ -91,19 +99,25 @@ void nn_bn_forward(int rows, int c, const float *in, const float *gamma, const f
     for (int r = 0; r < rows; r++) {
         const float *x = in + (size_t)r * c;
         float *o = out + (size_t)r * c;
-        for (int j = 0; j < c; j++) o[j] = (x[j] - mean[j]) * invstd[j] * gamma[j] + beta[j];
+        if (relu)
+            for (int j = 0; j < c; j++) {
+                float v = (x[j] - mean[j]) * invstd[j] * gamma[j] + beta[j];
+                o[j] = v > 0 ? v : 0;
+            }
+        else
+            for (int j = 0; j < c; j++) o[j] = (x[j] - mean[j]) * invstd[j] * gamma[j] + beta[j];
     }
 }
 
 void nn_bn_backward(int rows, int c, const float *in, const float *gamma, const float *mean_invstd,
-                    const float *dout, float *dgamma, float *dbeta, float *din, int acc) {
+                    const float *relu_out, const float *dout, float *dgamma, float *dbeta, float *din, int acc) {
     const float *mean = mean_invstd, *invstd = mean_invstd + c;
     for (int c0 = 0; c0 < c; c0 += CB) {
         int cb = EMO_MIN(CB, c - c0);
         double sd[CB], sdx[CB];
         float k1[CB], k2[CB];
         /* sd = sum dout, sdx = sum dout * xhat */
-        channel_sums(rows, c, c0, cb, in, dout, mean + c0, invstd + c0, sd, sdx);
+        channel_sums(rows, c, c0, cb, in, dout, relu_out, mean + c0, invstd + c0, sd, sdx);
         for (int j = 0; j < cb; j++) {
             dbeta[c0 + j] += (float)sd[j];
             dgamma[c0 + j] += (float)sdx[j];
@@ -116,10 +130,12 @@ void nn_bn_backward(int rows, int c, const float *in, const float *gamma, const 
         for (int r = 0; r < rows; r++) {
             const float *x = in + (size_t)r * c + c0, *d = dout + (size_t)r * c + c0;
             const float *m = mean + c0, *is = invstd + c0, *ga = gamma + c0;
+            const float *y = relu_out ? relu_out + (size_t)r * c + c0 : NULL;
             float *o = din + (size_t)r * c + c0;
             for (int j = 0; j < cb; j++) {
                 float xhat = (x[j] - m[j]) * is[j];
-                float v = ga[j] * is[j] * (d[j] - k1[j] - xhat * k2[j]);
+                float dj = y && !(y[j] > 0) ? 0.0f : d[j];
+                float v = ga[j] * is[j] * (dj - k1[j] - xhat * k2[j]);
                 SET_OR_ADD(o[j], v, acc);
             }
         }

@@ -406,6 +406,19 @@ int nn_net_from_cfg_limit(nn_net **out, const char *text, const char *origin, si
                               net->layers[i].line, kind_names[net->layers[i].kind]);
     }
     if (st == EMO_OK) {
+        /* bn -> relu with nothing else reading the bn: one fused pass */
+        for (int i = 1; i < net->n_layers; i++) {
+            nn_layer *L = &net->layers[i], *B = &net->layers[L->in];
+            int readers = 0;
+            for (int j = 1; j < net->n_layers; j++)
+                readers += (net->layers[j].in == L->in) + (net->layers[j].in2 == L->in);
+            if (L->kind == NN_RELU && B->kind == NN_BN && readers == 1) {
+                B->act = NN_ACT_RELU;
+                L->fused = 1;
+            }
+        }
+    }
+    if (st == EMO_OK) {
         nn_layer *I = &net->layers[0], *O = &net->layers[net->n_layers - 1];
         net->in_h = I->h;
         net->in_w = I->w;
@@ -530,6 +543,10 @@ int nn_net_set_batch(nn_net *net, int batch) {
         size_t per = (size_t)L->h * L->w * L->c, n;
         if (!emo_mul_size(per, (size_t)batch, &n) || acts + n < acts)
             return emo_fail(EMO_ELIMIT, "activations for batch %d overflow", batch);
+        if (L->fused) { /* relu done by the bn before it, in place */
+            L->out_off = net->layers[L->in].out_off;
+            continue;
+        }
         L->out_off = acts;
         acts += n;
         L->aux_off = aux;
@@ -671,9 +688,12 @@ static int forward_layers(nn_net *net, const float *x, int n, int train) {
         }
         case NN_BN:
             nn_bn_forward(n * L->h * L->w, L->c, in, P + L->w_off, P + L->b_off, net->stats + L->mean_off,
-                          net->stats + L->var_off, L->eps, L->momentum, train, net->aux + L->aux_off, out);
+                          net->stats + L->var_off, L->eps, L->momentum, train, L->act == NN_ACT_RELU,
+                          net->aux + L->aux_off, out);
             break;
-        case NN_RELU: nn_relu_forward(cnt, in, out); break;
+        case NN_RELU:
+            if (!L->fused) nn_relu_forward(cnt, in, out);
+            break;
         case NN_SILU: nn_silu_forward(cnt, in, out); break;
         case NN_MAXPOOL: {
             nn_pool_shape s = pool_shape(net, L, n);
@@ -780,7 +800,8 @@ static int backward_layers(nn_net *net, float *dx) {
             break;
         }
         case NN_BN:
-            nn_bn_backward(n * L->h * L->w, L->c, in, P + L->w_off, net->aux + L->aux_off, dout, G + L->w_off,
+            nn_bn_backward(n * L->h * L->w, L->c, in, P + L->w_off, net->aux + L->aux_off,
+                           L->act == NN_ACT_RELU ? out : NULL, dout, G + L->w_off,
                            G + L->b_off, din, acc);
             break;
         case NN_LINEAR:
@@ -796,7 +817,9 @@ static int backward_layers(nn_net *net, float *dx) {
         default:
             if (!din) break;
             switch (L->kind) {
-            case NN_RELU: nn_relu_backward(cnt, out, dout, din, acc); break;
+            case NN_RELU:
+                if (!L->fused) nn_relu_backward(cnt, out, dout, din, acc);
+                break;
             case NN_SILU: nn_silu_backward(cnt, in, dout, din, acc); break;
             case NN_MAXPOOL: {
                 nn_pool_shape s = pool_shape(net, L, n);

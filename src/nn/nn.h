@@ -77,7 +77,7 @@ typedef struct nn_layer {
     int in, in2;             /* input layer indices; in2 only for add; -1 none */
     int h, w, c;             /* output shape per image */
     int size, stride, pad, groups, bias; /* conv / pool / linear */
-    nn_act act;              /* conv only: activation fused after bias */
+    nn_act act;              /* conv: activation fused after bias; bn: relu fused (set by the parser) */
     float p, eps, momentum;  /* dropout / bn */
     /* Offsets (in floats) of this layer's tensors in the parameter part of
      * net->mem, or SIZE_MAX. conv: w (Cout, KH, KW, Cin/g), b (Cout);
@@ -87,6 +87,7 @@ typedef struct nn_layer {
     size_t out_off;           /* output (N, h, w, c) in net->acts / net->dacts */
     size_t aux_off;           /* bn: mean, invstd (2C); dropout: mask (N,h,w,c) */
     int last_use;             /* index of the last layer reading this output */
+    int fused;                /* relu computed by the bn before it (shares its buffers) */
 } nn_layer;
 
 /* A named parameter tensor (a view into net->params). */
@@ -270,12 +271,14 @@ void nn_conv_backward(const nn_conv_shape *s, const float *in, const float *w, c
 
 /* rows = N*H*W positions of C channels. mean_invstd (2C) saved for backward.
  * train: batch statistics, running stats updated (unbiased var, momentum);
- * else running statistics used. */
+ * else running statistics used. relu: a ReLU fused after it (the net does
+ * this for bn -> relu); its backward then takes that output as relu_out
+ * to mask dout (NULL when not fused). */
 void nn_bn_forward(int rows, int c, const float *in, const float *gamma, const float *beta,
-                   float *run_mean, float *run_var, float eps, float momentum, int train,
+                   float *run_mean, float *run_var, float eps, float momentum, int train, int relu,
                    float *mean_invstd, float *out);
 void nn_bn_backward(int rows, int c, const float *in, const float *gamma, const float *mean_invstd,
-                    const float *dout, float *dgamma, float *dbeta, float *din, int acc);
+                    const float *relu_out, const float *dout, float *dgamma, float *dbeta, float *din, int acc);
 void nn_relu_forward(size_t n, const float *in, float *out);
 void nn_relu_backward(size_t n, const float *out, const float *dout, float *din, int acc);
 void nn_silu_forward(size_t n, const float *in, float *out);
