@@ -124,3 +124,6 @@ clean:
 
 # The page (web/) is embedded into the server by .incbin: rebuild when it changes.
 $(BUILD)/tools/serve/assets.o: $(wildcard web/*)
+# Tool objects also depend on the tools' own headers (serve.h, json.h, cli.h...):
+# a struct changed in one must not leave stale objects of the others.
+$(TOOL_OBJ): $(wildcard tools/*.h tools/serve/*.h)

@@ -209,10 +209,11 @@ def main():
     check('foreign_origin_403', head.startswith('HTTP/1.1 403'), head.split('\r\n')[0])
 
     # Settings in the query are taken.
-    s, _, _ = handshake(query='?smooth=0.3&detect_every=2&min_face=40')
+    s, _, _ = handshake(query='?smooth=0.3&detect_every=2&min_face=40&neighbors=5')
     h = read_json(s)
     st = h.get('settings', {})
-    check('settings_from_query', abs(st.get('smooth', 0) - 0.3) < 1e-6 and st.get('detect_every') == 2, h)
+    check('settings_from_query', abs(st.get('smooth', 0) - 0.3) < 1e-6 and st.get('detect_every') == 2
+          and st.get('min_face') == 40 and st.get('neighbors') == 5, h)
     s.close()
     time.sleep(0.3)
 

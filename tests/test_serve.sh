@@ -98,7 +98,7 @@ if "$EMO" image --help >/dev/null 2>&1; then
 fi
 expect analyze_png 200 "$(code POST /api/analyze --data-binary @tests/data/image/happy_rgb.png)"
 body_has analyze_png_face '"emotion":'
-expect analyze_model_param 200 "$(code POST '/api/analyze?model=ferplus&min_face=40' --data-binary @"$PHOTO")"
+expect analyze_model_param 200 "$(code POST '/api/analyze?model=ferplus&min_face=40&neighbors=2' --data-binary @"$PHOTO")"
 
 # ---- Bad input: clear 4xx, nothing read that need not be -------------------
 expect empty_body_400 400 "$(code POST /api/analyze)"
@@ -147,7 +147,8 @@ expect get_analyze_405 405 "$(code GET /api/analyze)"
 expect delete_405 405 "$(code DELETE /api/health)"
 expect post_page_405 405 "$(code POST / --data-binary x)"
 expect unknown_model_400 400 "$(code POST '/api/analyze?model=../../etc/passwd' --data-binary @"$PHOTO")"
-expect bad_smooth_400 400 "$(code POST '/api/analyze?min_face=-3' --data-binary @"$PHOTO")"
+expect bad_min_face_400 400 "$(code POST '/api/analyze?min_face=-3' --data-binary @"$PHOTO")"
+expect bad_neighbors_400 400 "$(code POST '/api/analyze?neighbors=abc' --data-binary @"$PHOTO")"
 expect foreign_host_403 403 "$(code GET /api/health -H 'Host: evil.example')"
 expect foreign_origin_403 403 "$(code POST /api/analyze -H 'Origin: http://evil.example' --data-binary @"$PHOTO")"
 expect same_origin_200 200 "$(code POST /api/analyze -H "Origin: $URL" --data-binary @"$PHOTO")"

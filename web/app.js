@@ -97,6 +97,7 @@ async function loadModels() {
     $('smooth-out').value = Number(m.settings.smooth).toFixed(2);
     $('detect-every').value = m.settings.detect_every;
     $('min-face').value = m.settings.min_face;
+    $('neighbors').value = m.settings.neighbors;
     state.classes = m.classes;
     const h = await (await fetch('/api/health')).json();
     $('tab-server').hidden = !h.stream;
@@ -109,7 +110,7 @@ async function loadModels() {
 
 function settingsQuery() {
   const q = new URLSearchParams({ model: $('model').value, smooth: $('smooth').value,
-    detect_every: $('detect-every').value, min_face: $('min-face').value });
+    detect_every: $('detect-every').value, min_face: $('min-face').value, neighbors: $('neighbors').value });
   return q.toString();
 }
 
@@ -240,7 +241,7 @@ function stopCamera() {
 $('start').onclick = startCamera;
 $('smooth').oninput = () => { $('smooth-out').value = Number($('smooth').value).toFixed(2); };
 // Settings apply to a new session (tracks start again).
-for (const id of ['model', 'smooth', 'detect-every', 'min-face'])
+for (const id of ['model', 'smooth', 'detect-every', 'min-face', 'neighbors'])
   $(id).addEventListener('change', () => { if (cam.running) connect(); });
 
 // ---- Photo and video upload -----------------------------------------------
@@ -269,7 +270,7 @@ async function handleFile(file) {
   uploadMessage(`Analysing ${file.name}…`);
   let res;
   try {
-    const r = await fetch(`/api/analyze?${new URLSearchParams({ name: file.name, model: $('model').value, min_face: $('min-face').value })}`,
+    const r = await fetch(`/api/analyze?${new URLSearchParams({ name: file.name, model: $('model').value, min_face: $('min-face').value, neighbors: $('neighbors').value })}`,
       { method: 'POST', body: file, headers: { 'Content-Type': file.type || 'application/octet-stream' } });
     res = await r.json();
     if (!r.ok) throw new Error(res.error || r.statusText);
@@ -299,7 +300,7 @@ async function handleVideo(file) {
   uploadMessage('');
   let job;
   try {
-    const r = await fetch(`/api/video?${new URLSearchParams({ name: file.name, model: $('model').value, smooth: $('smooth').value, min_face: $('min-face').value })}`,
+    const r = await fetch(`/api/video?${new URLSearchParams({ name: file.name, model: $('model').value, smooth: $('smooth').value, min_face: $('min-face').value, neighbors: $('neighbors').value })}`,
       { method: 'POST', body: file });
     job = await r.json();
     if (!r.ok) throw new Error(job.error || r.statusText);

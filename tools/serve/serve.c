@@ -149,7 +149,7 @@ static bool parse_int(const char *v, int lo, int hi, int *out) {
 bool serve_settings_parse(server *sv, struct MHD_Connection *c, serve_settings *s, char *err, size_t errn) {
     emo_pipeline_params d = emo_pipeline_params_default();
     *s = (serve_settings){.model = sv->default_model, .smooth = d.smooth, .detect_every = SERVE_LIVE_DETECT_EVERY,
-                          .min_face = d.detect.min_size};
+                          .min_face = d.detect.min_size, .neighbors = d.detect.min_neighbors};
     const char *v;
     if ((v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "model")) && *v) {
         int i = 0;
@@ -174,6 +174,11 @@ bool serve_settings_parse(server *sv, struct MHD_Connection *c, serve_settings *
         snprintf(err, errn, "min_face wants pixels in [0, 4096], got '%.32s'", v);
         return false;
     }
+    if ((v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "neighbors")) &&
+        !parse_int(v, 0, 50, &s->neighbors)) {
+        snprintf(err, errn, "neighbors wants an integer in [0, 50], got '%.32s'", v);
+        return false;
+    }
     return true;
 }
 
@@ -184,6 +189,7 @@ int serve_pipe_open(server *sv, const serve_settings *s, int threads, emo_pipeli
     pp.detect_every = s->detect_every;
     pp.threads = threads;
     if (s->min_face > 0) pp.detect.min_size = s->min_face;
+    pp.detect.min_neighbors = s->neighbors;
     return emo_pipeline_open(out, &pp);
 }
 
@@ -350,8 +356,8 @@ static enum MHD_Result answer_models(server *sv, struct MHD_Connection *c) {
         json_lit(&j, "}");
     }
     emo_pipeline_params d = emo_pipeline_params_default();
-    json_printf(&j, "],\"settings\":{\"smooth\":%.2f,\"detect_every\":%d,\"min_face\":%d}}", d.smooth,
-                SERVE_LIVE_DETECT_EVERY, d.detect.min_size);
+    json_printf(&j, "],\"settings\":{\"smooth\":%.2f,\"detect_every\":%d,\"min_face\":%d,\"neighbors\":%d}}", d.smooth,
+                SERVE_LIVE_DETECT_EVERY, d.detect.min_size, d.detect.min_neighbors);
     enum MHD_Result r = send_json(c, MHD_HTTP_OK, &j);
     json_free(&j);
     return r;
@@ -730,7 +736,8 @@ int cmd_serve(int argc, char **argv) {
     sv->npool = sv->workers;
     /* As serve_settings_parse's defaults after pool_acquire's normalisation. */
     serve_settings defaults = {.model = sv->default_model, .smooth = 0, .detect_every = 1,
-                               .min_face = emo_pipeline_params_default().detect.min_size};
+                               .min_face = emo_pipeline_params_default().detect.min_size,
+                               .neighbors = emo_pipeline_params_default().detect.min_neighbors};
     for (int i = 0; i < sv->npool; i++) {
         sv->pool[i].s = defaults;
         if (serve_pipe_open(sv, &defaults, 1, &sv->pool[i].p) != EMO_OK) {

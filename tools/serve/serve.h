@@ -63,6 +63,7 @@ typedef struct serve_settings {
     float smooth;     /* 0 = off, else weight kept from the past, < 1 */
     int detect_every; /* full detection every N frames */
     int min_face;     /* smallest face side searched, pixels (0 = detector default) */
+    int neighbors;    /* detector's min_neighbors: higher = fewer, surer faces */
 } serve_settings;
 
 /* A pipeline and what it was opened with. */
@@ -112,7 +113,7 @@ typedef struct server {
 double serve_now(void); /* monotonic seconds */
 
 /* Reads settings from the request's query (model, smooth, detect_every,
- * min_face), starting from the defaults. false with a message in err when a
+ * min_face, neighbors), starting from the defaults. false with a message in err when a
  * value is malformed or the model is unknown. */
 bool serve_settings_parse(server *sv, struct MHD_Connection *c, serve_settings *s, char *err, size_t errn);
 /* Opens a pipeline for the settings, with `threads` pipeline threads. */

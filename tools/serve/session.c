@@ -117,8 +117,10 @@ static bool send_hello(session *ss) {
     json_str(j, sv->models[ss->s.model].name);
     json_lit(j, ",\"classes\":[");
     for (int i = 0; i < nc; i++) json_sep(j), json_str(j, names[i]);
-    json_printf(j, "],\"settings\":{\"smooth\":%.2f,\"detect_every\":%d,\"min_face\":%d},\"max_message\":%u}",
-                ss->s.smooth, ss->s.detect_every, ss->s.min_face, SERVE_MAX_WS_MESSAGE);
+    json_printf(j,
+                "],\"settings\":{\"smooth\":%.2f,\"detect_every\":%d,\"min_face\":%d,\"neighbors\":%d},"
+                "\"max_message\":%u}",
+                ss->s.smooth, ss->s.detect_every, ss->s.min_face, ss->s.neighbors, SERVE_MAX_WS_MESSAGE);
     return send_json_msg(ss);
 }
 

@@ -87,6 +87,7 @@ static void *producer(void *arg) {
     emo_pipeline_params d = emo_pipeline_params_default();
     s.smooth = d.smooth;
     s.detect_every = SERVE_LIVE_DETECT_EVERY;
+    s.neighbors = d.detect.min_neighbors;
     if (!tj || serve_pipe_open(sv, &s, sv->threads, &pl) != EMO_OK || results_drawer_open(&dr, pl) != EMO_OK) {
         fprintf(stderr, "emo serve: server camera stopped: %s\n", tj ? emo_last_error() : "turbojpeg failed");
         goto end;
