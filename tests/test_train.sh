@@ -119,6 +119,13 @@ if [ $rc -eq 0 ] && python3 -c "import json,sys; d=json.load(open('$T/f.json'));
 then ok finetune_new_classes
 else bad finetune_new_classes "exit $rc" "$(tail -3 "$T/f.err")"; fi
 
+# early stop: with a learning rate of ~0 nothing improves after epoch 1
+"$EMO" train --data "$T/small.csv" --net "$TINY" --classes happy,sad,neutral --out "$T/e.emo" --checkpoint "$T/e.ckpt" --epochs 6 --lr 1e-12 \
+    --warmup 0 --early-stop 2 --max-rows 256 --threads 1 --quiet >"$T/e.out" 2>"$T/e.err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(grep -c '^epoch' "$T/e.out")" -eq 3 ] && grep -q "stopping early" "$T/e.err"; then ok early_stop
+else bad early_stop "exit $rc, $(grep -c '^epoch' "$T/e.out") epochs" "$(tail -2 "$T/e.err")"; fi
+
 # ---- bad input ---------------------------------------------------------------
 head -5 "$T/small.csv" >"$T/ragged.csv"; echo "3,1 2 3" >>"$T/ragged.csv"
 must_fail ragged_row "ragged.csv.*(line )?6|field|column" "$EMO" train --data "$T/ragged.csv" --out "$T/x.emo" --checkpoint "$T/x.ckpt"

@@ -188,7 +188,7 @@ int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *ferplus = NULL, *split = "val", *labels = NULL, *plots = NULL;
     const char *log = NULL;
     bool tta = false, json = false;
-    int shift = 0, threads = 0, max_rows = 0;
+    int shift = 0, threads = 0, max_rows = 0, seed = 1;
     const cli_opt opts[] = {
         {"model", 'm', "MODEL", "model file or name (default: " EMO_DEFAULT_MODEL ")", .out_str = &model},
         {"data", 'd', "PATH", "dataset: FER2013 CSV(.gz), class folders, or index CSV", .out_str = &data},
@@ -202,6 +202,8 @@ int cmd_eval(int argc, char **argv) {
         {"json", 'j', NULL, "print the results as JSON", .out_flag = &json},
         {"plots", 0, "DIR", "write PNG plots into DIR", .out_str = &plots},
         {"log", 0, "CSV", "training log (from emo train) to plot as curves", .out_str = &log},
+        {"seed", 0, "N", "seed of the random split of data without splits (as emo train's; default 1)",
+         .out_int = &seed},
         {"max-rows", 0, "N", "evaluate only the first N rows of the split", .out_int = &max_rows},
         {"threads", 't', "N", "threads (default 0 = all cores)", .out_int = &threads},
         {0},
@@ -283,7 +285,7 @@ int cmd_eval(int argc, char **argv) {
     if (sp != EMO_SPLIT_ANY && emo_dataset_rows(&ds, EMO_SPLIT_TRAIN, NULL, 0) == 0 &&
         emo_dataset_rows(&ds, EMO_SPLIT_VAL, NULL, 0) == 0 && emo_dataset_rows(&ds, EMO_SPLIT_TEST, NULL, 0) == 0) {
         /* no splits in the data: the same seeded split `emo train` makes */
-        emo_dataset_split_random(&ds, 1, 0.8f, 0.1f);
+        emo_dataset_split_random(&ds, (uint64_t)(uint32_t)seed, 0.8f, 0.1f);
     }
     int n = emo_dataset_rows(&ds, sp, NULL, 0);
     if (n == 0) {

@@ -9,7 +9,7 @@
 static struct {
     bool active;
     int tty; /* -1: not decided, follow isatty */
-    long long total, done;
+    long long total, done, base; /* base: first count reported (a resumed job's head start) */
     char label[96], info[96];
     double t0, last_draw, interval;
     int drawn_width;
@@ -37,7 +37,7 @@ static bool is_tty(void) { return P.tty >= 0 ? P.tty == 1 : isatty(STDERR_FILENO
 
 /* "1200/4456 38.2/s ETA 1m25s" */
 static void status_text(char *buf, size_t cap, double t) {
-    double el = t - P.t0, rate = el > 0 ? (double)P.done / el : 0;
+    double el = t - P.t0, rate = el > 0 && P.base >= 0 ? (double)(P.done - P.base) / el : 0;
     char eta[32] = "";
     if (P.total > 0 && rate > 0 && P.done < P.total) {
         char d[16];
@@ -83,6 +83,7 @@ void progress_start(long long total, const char *label) {
     P.active = true;
     P.total = total;
     P.done = 0;
+    P.base = -1;
     P.info[0] = 0;
     P.drawn_width = 0;
     snprintf(P.label, sizeof P.label, "%s", label ? label : "");
@@ -95,6 +96,10 @@ void progress_update(long long done) {
     if (!P.active) return;
     P.done = done;
     double t = now_s();
+    if (P.base < 0) {
+        P.base = done;
+        P.t0 = t;
+    }
     if (is_tty() ? t - P.last_draw >= 0.1 : t - P.last_draw >= P.interval) draw(t);
 }
 
