@@ -136,6 +136,7 @@ must_fail label_out_of_range "label.csv.*6" "$EMO" train --data "$T/label.csv" -
 head -100 "$T/votes.csv" >"$T/votes-short.csv"
 must_fail votes_row_count "votes-short.csv|rows|lines" "$EMO" train --data "$T/small.csv" --ferplus "$T/votes-short.csv" --out "$T/x.emo" --checkpoint "$T/x.ckpt"
 must_fail empty_class "contempt" "$EMO" train --data "$T/small.csv" --classes happy,contempt --out "$T/x.emo" --checkpoint "$T/x.ckpt"
+must_fail out_folder_missing "cannot write into" "$EMO" train --data "$T/small.csv" --out "$T/no/such/dir/x.emo"
 must_fail bad_option_value "labels" "$EMO" train --data "$T/small.csv" --labels votes --out "$T/x.emo"
 must_fail freeze_too_many "freeze" "$EMO" train --data "$T/small.csv" --init "$T/a.emo" --freeze 99 --out "$T/x.emo" --checkpoint "$T/x.ckpt"
 head -c 3000 "$T/a.ckpt" >"$T/trunc.ckpt"

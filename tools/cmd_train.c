@@ -454,6 +454,21 @@ static int mkdirs(const char *path) {
     return 0;
 }
 
+/* 0 if the folder that will hold path exists and is writable. */
+static int check_dir_of(const char *what, const char *path) {
+    char dir[PATH_CAP];
+    copy_str(dir, sizeof dir, path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) copy_str(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    if (access(dir, W_OK) != 0) {
+        fprintf(stderr, "emo train: %s %s: cannot write into %s: %s\n", what, path, dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- validation ------------------------------------------------------------------ */
 
 /* Eval-mode pass over rows: mean loss against the training targets (no
@@ -678,6 +693,7 @@ int cmd_train(int argc, char **argv) {
             return 2;
         }
     }
+    if (check_dir_of("--out", c.out) || check_dir_of("--log", c.log)) goto done;
     emo_augment aug;
     if (emo_augment_parse(c.augment, &aug)) {
         cli_error("train", "bad --augment");
