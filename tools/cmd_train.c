@@ -589,7 +589,10 @@ int cmd_train(int argc, char **argv) {
                             "checkpoint\n");
             return 2;
         }
-        if (checkpoint_load(resume, &c, &s, &net, &opt)) return cli_error("train", "cannot resume");
+        if (checkpoint_load(resume, &c, &s, &net, &opt)) {
+            cli_error("train", "cannot resume");
+            goto done;
+        }
         if (data) copy_str(c.data, sizeof c.data, data);
         if (ferplus) copy_str(c.votes, sizeof c.votes, ferplus);
         if (out) copy_str(c.out, sizeof c.out, out);
