@@ -365,7 +365,7 @@ static void resizer_init(resizer *r, const uint8_t *src, int sw, int sh, int sst
     r->line[0] = r->w1 + dw;
     r->line[1] = r->line[0] + dw;
     int nb = (dw + 31) / 32;
-    r->bbase = (int32_t *)(void *)(r->line[1] + dw + (dw & 1)); /* 4-byte aligned */
+    r->bbase = (int32_t *)(void *)(r->line[1] + dw); /* at 12 * dw bytes: 4-byte aligned */
     r->bidx = (uint8_t *)(r->bbase + nb);
     r->row[0] = r->row[1] = -1;
     for (int x = 0; x < dw; x++) {
@@ -1405,10 +1405,10 @@ int emo_detect(emo_detector *d, const emo_image *grey, const emo_detect_params *
     d->scratch_cap = (int)scap;
     int n = 0;
     for (int i = 0; i < nt; i++) {
-        memcpy(d->cand + n, d->tb[i].cand, (size_t)d->tb[i].ncand * sizeof *d->cand);
+        if (d->tb[i].ncand) memcpy(d->cand + n, d->tb[i].cand, (size_t)d->tb[i].ncand * sizeof *d->cand);
         n += d->tb[i].ncand;
     }
-    qsort(d->cand, (size_t)n, sizeof *d->cand, cmp_cand);
+    if (n > 1) qsort(d->cand, (size_t)n, sizeof *d->cand, cmp_cand);
     d->ncand = n;
     n = emo_group_rects(d->cand, n, p->min_neighbors, 0.2, d->scratch);
     /* Clip to the searched region (OpenCV's clipObjects), back to image
@@ -1422,7 +1422,7 @@ int emo_detect(emo_detector *d, const emo_image *grey, const emo_detect_params *
         else r = (emo_rect){x0 + rx, y0 + ry, x1 - x0, y1 - y0};
         d->cand[out++] = r;
     }
-    qsort(d->cand, (size_t)out, sizeof *d->cand, cmp_out);
+    if (out > 1) qsort(d->cand, (size_t)out, sizeof *d->cand, cmp_out);
     for (int i = 0; i < out && i < capacity; i++) faces[i] = d->cand[i];
     return out;
 }

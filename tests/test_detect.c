@@ -291,7 +291,7 @@ static void test_group(void) {
 /* The exact resize against cv2.resize(..., INTER_LINEAR_EXACT) of the same
  * synthetic patterns (values and checksums computed with OpenCV 4.6). */
 static void test_resize_exact(void) {
-    static char scratch[EMO_RESIZE_SCRATCH(128)];
+    static int32_t scratch[EMO_RESIZE_SCRATCH(128) / 4]; /* 4-byte aligned */
     uint8_t src[7 * 5], dst[3 * 2];
     for (int i = 0; i < 35; i++) src[i] = (uint8_t)(i * 37 % 251);
     emo_resize_linear_exact(src, 7, 5, 7, dst, 3, 2, 3, scratch);
