@@ -540,11 +540,18 @@ int emo_classify(emo_model *model, const emo_image *faces, int n, float *probs);
  * (<cascade>, stageType BOOST, featureType HAAR or LBP) is read; the old
  * opencv-haar-classifier format is refused with EMO_EUNSUPPORTED.
  *
+ * DEFAULT. "lbp" is the fastest cascade by far and finds close-up faces
+ * (webcam, portraits) well, but its 45x45 window cannot see faces smaller
+ * than 45 px; for photos with small faces use "haar-alt2" (see
+ * docs/ACCURACY.md and docs/BENCHMARKS.md).
+ *
  * THREADS, MEMORY. A detector is used by one thread at a time; emo_detect
  * spreads its own work over p->threads threads. Buffers grow on the first
- * call for a given image size and are reused: later calls allocate nothing.
- * Memory is about 8-12 bytes per pixel of the image (integral images of all
- * scales, processed in batches). */
+ * call for a given image size and are reused: later calls allocate nothing
+ * (unless more raw hits turn up than ever before). The integral images of
+ * all scales take about 50 bytes per image pixel, capped near 50 MB (scales
+ * are then processed in batches; an image above 6 Mpixel needs its first
+ * scale's 8 bytes per pixel at once). */
 #define EMO_DETECT_DEFAULT_CASCADE "lbp"
 
 typedef struct emo_rect {

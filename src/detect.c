@@ -17,10 +17,15 @@
  *
  * Speed: the integral images of a batch of scales are built in parallel,
  * then rows of windows are scanned in parallel (OpenMP). Each row is
- * evaluated 16 windows at a time with AVX-512 (feature sums of 16 windows
- * from two loads and one permute); the plain C evaluator stays next to it
- * and a test keeps the two equal. All buffers live in the detector and only
- * grow. */
+ * evaluated 16 windows at a time with AVX-512: scales scanned every 2nd
+ * pixel keep their integral rows even columns first, then odd ones, so a
+ * feature corner of 16 windows is one load in either case. LBP cascades
+ * whose blocks sum below 2^16 use 16-bit integrals (modulo 2^16: block sums
+ * stay exact) and 32 windows per vector. Windows OpenCV would skip are
+ * dropped after stage 0, and a vector with one live window left hands it to
+ * the plain evaluator. The plain C evaluator (and plain resize/integrals)
+ * stays as the reference; emo_detector_force_scalar selects it and a test
+ * keeps the two equal. All buffers live in the detector and only grow. */
 #pragma GCC optimize("fp-contract=off")
 
 #include "detect.h"
