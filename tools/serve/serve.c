@@ -637,14 +637,18 @@ static const char about[] =
 
 int cmd_serve(int argc, char **argv) {
     const char *host = "127.0.0.1", *model = NULL, *input = NULL, *camera = NULL;
-    int port = 2000, threads = 0, workers = 0;
+    /* One pipeline thread per live session by default: sessions, HTTP
+     * workers and jobs already run side by side, and on a busy 2-core
+     * machine a 2-thread pipeline waited on its second thread (measured:
+     * 9 frames/s and p99 400 ms against 95 frames/s and p99 33 ms). */
+    int port = 2000, threads = 1, workers = 0;
     bool quiet = false;
     const cli_opt opts[] = {
         {"host", 0, "ADDR", "address to listen on (default 127.0.0.1; 0.0.0.0 = every interface)", .out_str = &host},
         {"port", 'p', "N", "port (default 2000; 0 = any free port)", .out_int = &port},
         {"model", 'm', "M", "model: .emo path or short name (default ferplus); the .emo files beside it are offered too",
          .out_str = &model},
-        {"threads", 't', "N", "pipeline threads per live session and video job (default 0 = all cores)",
+        {"threads", 't', "N", "pipeline threads per live session and video job (default 1; 0 = all cores)",
          .out_int = &threads},
         {"workers", 0, "N", "HTTP threads and /api/analyze pipelines (default: cores, at least 2)", .out_int = &workers},
         {"input", 'i', "VIDEO", "server-camera mode: stream this video's annotated frames as MJPEG", .out_str = &input},

@@ -77,7 +77,7 @@ typedef struct server {
     /* Options. */
     const char *host;
     int port;
-    int threads;     /* pipeline threads per WebSocket session (0 = all cores) */
+    int threads;     /* pipeline threads per WebSocket session, video job, server camera */
     int workers;     /* HTTP polling threads = analyze pipelines */
     const char *input;  /* --input video or --camera device, NULL = none */
     bool quiet;
