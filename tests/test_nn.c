@@ -598,6 +598,15 @@ static void test_model_round_trip(void) {
         float want[21], dummy[21], t[21] = {0};
         nn_softmax_ce(3, 7, nn_net_output(net), t, 0, want, dummy);
         CHECK_MSG(rel_err(probs, want, 21) < 1e-5, "folded model vs training net: %g", rel_err(probs, want, 21));
+        /* 20 faces (3 chunks): one thread and two (batch-parallel) agree */
+        emo_image many[20];
+        float p1[20 * 7], p2[20 * 7];
+        for (int i = 0; i < 20; i++) many[i] = faces[i % 3];
+        CHECK_OK(emo_classify(m, many, 20, p1));
+        emo_model_set_threads(m, 2);
+        CHECK_OK(emo_classify(m, many, 20, p2));
+        CHECK_MSG(rel_err(p2, p1, 20 * 7) < 1e-6, "2 threads vs 1: %g", rel_err(p2, p1, 20 * 7));
+        CHECK_MSG(rel_err(p1 + 3 * 7, probs, 21) < 1e-6, "batch of 20 vs 3: %g", rel_err(p1 + 3 * 7, probs, 21));
         emo_image bad = (emo_image){40, 48, 1, 48, pix[0], 0};
         CHECK_EQ_INT(emo_classify(m, &bad, 1, probs), EMO_EINVAL);
         CHECK_STR_CONTAINS(emo_last_error(), "face 0 is 40x48x1");

@@ -1,12 +1,16 @@
-/* conv.c — 2-D convolution, NHWC: a naive reference and im2col + GEMM.
- *
- * The fast path processes a chunk of images at a time: im2col copies, for each
- * output position (row) and each kernel tap (ky, kx), the Cin/groups input
- * channels, which are contiguous in NHWC, giving col (rows, K), K = k*k*Cin_g.
- * Then out (rows, Cout_g) = col x W_g^T, one dnnl_sgemm per group. Backward
- * recomputes col for dW += dout^T col and forms dcol = dout W, which a gather
- * (each input pixel sums the taps that read it: no write races) adds to din.
- * A 1x1, stride-1, unpadded convolution skips im2col: the input is col. */
+/* conv.c — 2-D convolution, NHWC, three ways:
+ *  - a naive reference (direct loops, double accumulation) the tests hold
+ *    the others to;
+ *  - im2col + GEMM: a chunk of images at a time, im2col copies, for each
+ *    output position (row) and kernel tap, the Cin/groups input channels
+ *    (contiguous in NHWC) into col (rows, K = k*k*Cin_g); then
+ *    out (rows, Cout_g) = col x W_g^T, one dnnl_sgemm per group. Backward
+ *    recomputes col for dW += dout^T col and forms dcol = dout W, which a
+ *    gather (each input pixel sums the taps that read it: no write races)
+ *    adds to din. A 1x1, stride-1, unpadded convolution uses the input as col;
+ *  - direct AVX-512 kernels (bottom of the file) for stride-1 ungrouped
+ *    convolutions with channels in multiples of 32, which beat the GEMM path
+ *    where the dispatch at the end uses them. */
 #include "nn/nn.h"
 
 #include <dnnl.h>

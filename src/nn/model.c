@@ -2,6 +2,7 @@
 #include "nn/nn.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,10 +11,18 @@
  * a few 48x48 faces keep every layer's activations in the L2 cache, where a
  * whole batch of 64 (19 MB per early layer) would stream through memory. */
 #define MODEL_BATCH 64
+#define MODEL_MAX_THREADS 64
 int nn_infer_chunk = 8;
 
+/* With several threads and more than one chunk of faces, each thread runs
+ * whole chunks through its own copy of the network (batch-parallel: one
+ * join per call instead of a barrier per layer, which matters on a shared
+ * machine where a descheduled thread stalls every barrier). One face, or one
+ * chunk, is split inside each layer instead (latency). */
 struct emo_model {
-    nn_net *net;
+    nn_net *net;                           /* = workers[0] */
+    nn_net *workers[MODEL_MAX_THREADS];    /* copies made on first need */
+    int threads;
     nn_model_meta meta;
     float *input; /* (MODEL_BATCH, h, w, 1) normalised pixels */
     int input_cap;
@@ -27,6 +36,8 @@ int emo_model_load_memory(emo_model **out, const void *bytes, size_t size, const
     emo_model *m = calloc(1, sizeof *m);
     if (!m) return emo_fail(EMO_ENOMEM, "%s: out of memory", name);
     int st = nn_model_read(&m->net, &m->meta, bytes, size, name);
+    m->workers[0] = m->net;
+    m->threads = 1;
     if (st == EMO_OK && m->net->in_c != 1)
         st = emo_fail(EMO_EUNSUPPORTED, "%s: network wants %d input channels; emo_classify takes grey faces", name,
                       m->net->in_c);
@@ -52,6 +63,7 @@ int emo_model_load(emo_model **out, const char *path) {
 
 void emo_model_free(emo_model *m) {
     if (!m) return;
+    for (int t = 1; t < MODEL_MAX_THREADS; t++) nn_net_free(m->workers[t]);
     nn_net_free(m->net);
     free(m->input);
     free(m);
@@ -70,7 +82,38 @@ void emo_model_input_size(const emo_model *m, int *w, int *h) {
 }
 
 void emo_model_set_threads(emo_model *m, int threads) {
-    if (m) nn_net_set_threads(m->net, threads);
+    if (!m) return;
+    nn_net_set_threads(m->net, threads);
+    m->threads = EMO_CLAMP(m->net->threads, 1, MODEL_MAX_THREADS);
+}
+
+/* Worker t: a copy of the network with its own activations, one thread. */
+static int worker(emo_model *m, int t, int chunk, nn_net **out) {
+    if (!m->workers[t]) {
+        nn_net *w;
+        int st = nn_net_from_cfg(&w, m->net->cfg, "model worker");
+        if (st) return st;
+        memcpy(w->params, m->net->params, m->net->n_params * sizeof(float));
+        memcpy(w->stats, m->net->stats, m->net->n_stats * sizeof(float));
+        w->param_version++;
+        m->workers[t] = w;
+    }
+    nn_net *w = m->workers[t];
+    int st = nn_net_set_batch(w, chunk);
+    if (st) return st;
+    if (t) w->threads = 1;
+    *out = w;
+    return EMO_OK;
+}
+
+static void softmax_rows(const float *z, int n, int k, float *probs) {
+    for (int i = 0; i < n; i++) {
+        const float *zi = z + (size_t)i * k;
+        float *p = probs + (size_t)i * k, zmax = zi[0], sum = 0;
+        for (int j = 1; j < k; j++) zmax = zi[j] > zmax ? zi[j] : zmax;
+        for (int j = 0; j < k; j++) sum += p[j] = expf(zi[j] - zmax);
+        for (int j = 0; j < k; j++) p[j] /= sum;
+    }
 }
 
 double emo_model_flops(const emo_model *m) { return m ? nn_net_flops(m->net) : 0; }
@@ -86,10 +129,14 @@ int emo_classify(emo_model *m, const emo_image *faces, int n, float *probs) {
             return emo_fail(EMO_EINVAL, "emo_classify: face %d is %dx%dx%d; the model wants %dx%d grey crops", i,
                             f->width, f->height, f->channels, W, H);
     }
-    int cap = EMO_MIN(n, MODEL_BATCH);
-    if (cap > m->input_cap) {
-        int st = nn_net_set_batch(net, EMO_MIN(cap, EMO_CLAMP(nn_infer_chunk, 1, MODEL_BATCH)));
+    int cap = EMO_MIN(n, MODEL_BATCH), chunk = EMO_CLAMP(nn_infer_chunk, 1, MODEL_BATCH);
+    int T = EMO_MIN(m->threads, (cap + chunk - 1) / chunk);
+    for (int t = 0; t < EMO_MAX(T, 1); t++) {
+        nn_net *w;
+        int st = worker(m, t, EMO_MIN(cap, chunk), &w);
         if (st) return st;
+    }
+    if (cap > m->input_cap) {
         float *in = malloc((size_t)cap * W * H * sizeof *in);
         if (!in) return emo_fail(EMO_ENOMEM, "emo_classify: out of memory");
         free(m->input);
@@ -105,20 +152,28 @@ int emo_classify(emo_model *m, const emo_image *faces, int n, float *probs) {
             for (int y = 0; y < H; y++)
                 for (int x = 0; x < W; x++) dst[y * W + x] = f->data[(size_t)y * f->stride + x] * scale - shift;
         }
-        int chunk = EMO_CLAMP(nn_infer_chunk, 1, MODEL_BATCH);
-        for (int c0 = 0; c0 < nb; c0 += chunk) {
-            int nc = EMO_MIN(chunk, nb - c0);
-            int st = nn_net_forward(net, m->input + (size_t)c0 * W * H, nc, 0);
-            if (st) return st;
-            const float *z = nn_net_output(net);
-            for (int i = 0; i < nc; i++) {
-                const float *zi = z + (size_t)i * K;
-                float *p = probs + (size_t)(i0 + c0 + i) * K, zmax = zi[0], sum = 0;
-                for (int k = 1; k < K; k++) zmax = zi[k] > zmax ? zi[k] : zmax;
-                for (int k = 0; k < K; k++) sum += p[k] = expf(zi[k] - zmax);
-                for (int k = 0; k < K; k++) p[k] /= sum;
+        int nchunks = (nb + chunk - 1) / chunk, status = EMO_OK;
+        if (T > 1 && nchunks > 1) {
+#pragma omp parallel for num_threads(T) schedule(dynamic)
+            for (int c = 0; c < nchunks; c++) {
+                nn_net *w = m->workers[omp_get_thread_num()];
+                int c0 = c * chunk, nc = EMO_MIN(chunk, nb - c0);
+                int st = nn_net_forward(w, m->input + (size_t)c0 * W * H, nc, 0);
+                if (st) {
+#pragma omp critical
+                    status = st;
+                } else {
+                    softmax_rows(nn_net_output(w), nc, K, probs + (size_t)(i0 + c0) * K);
+                }
+            }
+        } else {
+            for (int c0 = 0; c0 < nb && !status; c0 += chunk) {
+                int nc = EMO_MIN(chunk, nb - c0);
+                status = nn_net_forward(net, m->input + (size_t)c0 * W * H, nc, 0);
+                if (!status) softmax_rows(nn_net_output(net), nc, K, probs + (size_t)(i0 + c0) * K);
             }
         }
+        if (status) return emo_fail(status, "emo_classify: forward pass failed");
     }
     return EMO_OK;
 }

@@ -35,8 +35,9 @@
  *   the batch-norm running statistics live in one block (net->mem); tensors
  *   are views into it listed in net->tensors. zero_grad is one memset, the
  *   optimiser one loop, a checkpoint one write. Activations and their
- *   gradients are a second block sized for net->batch_cap images; a third
- *   holds per-thread scratch for im2col. Nothing is allocated per batch. */
+ *   gradients are a second block sized for net->batch_cap images (a relu
+ *   after a bn shares the bn's); a third is convolution scratch (im2col
+ *   columns, padded copies, repacked weights). Nothing is allocated per batch. */
 #ifndef EMO_NN_H
 #define EMO_NN_H
 
@@ -118,8 +119,8 @@ typedef struct nn_net {
     float *acts, *dacts;  /* (batch_cap-sized) outputs and their gradients */
     float *aux;           /* bn statistics, dropout masks */
     size_t n_aux;
-    float *scratch;       /* im2col columns, one slice per thread */
-    size_t scratch_per_thread;
+    float *scratch;       /* convolution scratch, shared by the threads of one kernel */
+    size_t scratch_per_thread; /* its size in floats */
     int threads;          /* OpenMP threads (>= 1) */
     uint64_t rng;         /* dropout */
     float *dlogits;       /* (batch_cap, n_out): loss gradient, backward's input */
