@@ -3,11 +3,15 @@
  * BN-folded model). Prints images/s from the median iteration time (as
  * ../shared/peers/torch/bench.py does) and GFLOP/s counting 2 per multiply-add
  * of conv and linear layers (training = 3x forward), then one line in the
- * peer's format: `emo vgg-s train threads=2 batch=64 img_per_s=... gflops=...`. */
+ * peer's format: `emo vgg-s train threads=2 batch=64 img_per_s=... gflops=...`
+ * followed by cpu_gflops (the same per second of process CPU time: what the
+ * code does while it runs, on a machine shared with other jobs) and
+ * peak_gflops (one core's FMA peak measured just after, per CPU second). */
 #include "bench_nn.h"
 #include "cli.h"
 #include "nn/nn.h"
 
+#include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +46,47 @@ static int set_conv(const char *conv) {
         fprintf(stderr, "emo bench: --conv wants auto or im2col, got '%s'\n", conv);
         return 2;
     }
+    return 0;
+}
+
+/* FP32 FMA throughput of one core right now (12 independent AVX-512 FMA
+ * chains), in GFLOP/s of process CPU time: the ceiling the kernels are
+ * measured against on a machine shared with other jobs. */
+double bench_nn_peak_gflops(double seconds) {
+#if defined(__AVX512F__)
+    __m512 acc[12], a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(0.001f);
+    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps((float)i);
+    long iters = 0;
+    double c0 = cpu_seconds(), w0 = omp_get_wtime();
+    while (omp_get_wtime() - w0 < seconds) {
+        for (int k = 0; k < 1000000; k++)
+            for (int j = 0; j < 12; j++) acc[j] = _mm512_fmadd_ps(acc[j], a, b);
+        iters += 1000000;
+    }
+    double dt = cpu_seconds() - c0;
+    float sink = 0;
+    for (int i = 0; i < 12; i++) sink += _mm512_reduce_add_ps(acc[i]);
+    return sink == 12345.0f ? 0 : iters * 12.0 * 32.0 / dt / 1e9;
+#else
+    (void)seconds;
+    return 0;
+#endif
+}
+
+int bench_nn_peak(int argc, char **argv) {
+    float seconds = 1;
+    const cli_opt opts[] = {
+        {"seconds", 's', "S", "measure for S seconds (default 1)", .out_float = &seconds},
+        {0},
+    };
+    int npos, r = cli_parse(argc, argv, opts, "[OPTIONS]",
+                            "FP32 FMA peak of one core now (AVX-512), per second of CPU time: the ceiling for\n"
+                            "judging `emo bench train/classify` GFLOP/s on a shared machine.",
+                            &npos);
+    if (r) return r == 1 ? 0 : r;
+    double g = bench_nn_peak_gflops(seconds);
+    if (g <= 0) return cli_error("bench peak", "needs AVX-512");
+    printf("emo fma peak threads=1 gflops=%.1f\n", g);
     return 0;
 }
 
@@ -154,8 +199,9 @@ int bench_nn_train(int argc, char **argv) {
         printf("iters=%d wall=%.1fs median_iter=%.3fms img/s median=%.1f mean=%.1f cpu_ms_per_iter=%.3f (%.2f cores)\n",
                tm.n, wall, med * 1e3, ips, batch * tm.n / wall, 1e3 * cpu / tm.n, cpu / wall);
         if (net->prof) print_profile(net, tm.n);
-        printf("emo %s train threads=%d batch=%d img_per_s=%.1f gflops=%.2f\n", name, net->threads, batch, ips,
-               ips * 3 * fwd / 1e9);
+        double peak = bench_nn_peak_gflops(0.3), cpu_g = 3 * fwd * batch * tm.n / cpu / 1e9;
+        printf("emo %s train threads=%d batch=%d img_per_s=%.1f gflops=%.2f cpu_gflops=%.2f peak_gflops=%.1f\n", name,
+               net->threads, batch, ips, ips * 3 * fwd / 1e9, cpu_g, peak);
     }
     free(net->prof);
     net->prof = NULL;
@@ -243,8 +289,10 @@ int bench_nn_classify(int argc, char **argv) {
         printf("iters=%d wall=%.1fs median_call=%.3fms (%.3f ms/face) img/s median=%.1f mean=%.1f "
                "cpu_ms_per_call=%.3f (%.2f cores)\n",
                tm.n, wall, med * 1e3, med * 1e3 / batch, ips, batch * tm.n / wall, 1e3 * cpu / tm.n, cpu / wall);
-        printf("emo %s infer threads=%d batch=%d img_per_s=%.1f gflops=%.2f latency_ms=%.3f\n", name, thr, batch, ips,
-               ips * fwd / 1e9, med * 1e3);
+        double peak = bench_nn_peak_gflops(0.3), cpu_g = fwd * batch * tm.n / cpu / 1e9;
+        printf("emo %s infer threads=%d batch=%d img_per_s=%.1f gflops=%.2f latency_ms=%.3f cpu_gflops=%.2f "
+               "peak_gflops=%.1f\n",
+               name, thr, batch, ips, ips * fwd / 1e9, med * 1e3, cpu_g, peak);
     }
     free(tm.t);
     free(pix);
