@@ -278,7 +278,8 @@ async function handleFile(file) {
     uploadMessage(`Cannot analyse ${file.name}: ${e.message || e}`, true);
     return;
   }
-  const img = await createImageBitmap(file);
+  // As the server saw it: emo decodes JPEGs without applying EXIF rotation.
+  const img = await createImageBitmap(file, { imageOrientation: 'none' });
   const cv = $('photo');
   cv.width = img.width; cv.height = img.height;
   const ctx = cv.getContext('2d');
