@@ -244,8 +244,9 @@ expect alive_after_websockets 200 "$(code GET /api/health)"
 
 # ---- The page in chromium, with a fake camera --------------------------------
 if command -v chromium >/dev/null && command -v node >/dev/null; then
+    # Pinned: the version this test was written against (drives chromium over CDP).
     if [ ! -d node_modules/playwright-core ]; then
-        npm install --no-save --no-audit --no-fund --silent playwright-core >"$TMP/npm.log" 2>&1 ||
+        npm install --no-save --no-audit --no-fund --silent playwright-core@1.65.1 >"$TMP/npm.log" 2>&1 ||
             bad npm_playwright "$(tail -3 "$TMP/npm.log")"
     fi
     if [ -d node_modules/playwright-core ]; then
