@@ -84,10 +84,12 @@ try {
     emoji: document.querySelector('#photo-faces .face-card .emoji')?.textContent,
     message: document.querySelector('#upload-message').textContent,
     canvas: [document.querySelector('#photo').width, document.querySelector('#photo').height],
+    download: document.querySelector('#downloads a')?.getAttribute('href') || '',
   }));
   check('upload_photo_analysed', up.photo && up.photo.faces.length > 0, up.message);
   check('upload_photo_cards', up.cards === (up.photo ? up.photo.faces.length : -1) && EMOJI.includes(up.emoji), `${up.cards} cards, emoji ${up.emoji}`);
   check('upload_photo_drawn', up.photo && up.canvas[0] === up.photo.width && up.canvas[1] === up.photo.height, JSON.stringify(up.canvas));
+  check('upload_photo_download', up.download.startsWith('blob:'), `link ${up.download}`);
   await page.screenshot({ path: join(artifacts, 'serve-photo.png') });
 
   // Upload a video: progress, then the annotated video, CSV and timeline.

@@ -287,6 +287,17 @@ async function handleFile(file) {
   drawFaces(ctx, res.faces, img.width / res.width, img.height / res.height);
   renderCards($('photo-faces'), res.faces, Object.keys(res.faces[0]?.scores || {}).length ? Object.keys(res.faces[0].scores) : state.classes);
   state.photo = res;
+  // The annotated photo to keep: made here, from the canvas.
+  cv.toBlob((blob) => {
+    if (!blob) return;
+    const d = $('downloads'), a = document.createElement('a');
+    if (d.dataset.url) URL.revokeObjectURL(d.dataset.url);
+    d.dataset.url = a.href = URL.createObjectURL(blob);
+    a.download = `${file.name.replace(/\.[^.]*$/, '')}-emo.png`;
+    a.textContent = 'annotated photo (PNG)';
+    d.replaceChildren(a);
+    d.hidden = false;
+  }, 'image/png');
   uploadMessage(`${file.name}: ${res.faces.length} face${res.faces.length === 1 ? '' : 's'} found.`);
 }
 
