@@ -77,7 +77,9 @@ try {
   await page.click('#tabs button[data-tab=upload]');
   await page.setInputFiles('#file', photo);
   try {
-    await page.waitForFunction(() => window.emoState.photo, null, { timeout: 30000 });
+    // The photo's result, then its download link (made asynchronously).
+    await page.waitForFunction(() => window.emoState.photo && document.querySelector('#downloads a'), null,
+      { timeout: 30000 });
   } catch (e) { /* checked below */ }
   const up = await page.evaluate(() => ({
     photo: window.emoState.photo, cards: document.querySelectorAll('#photo-faces .face-card').length,

@@ -182,7 +182,7 @@ bool serve_settings_parse(server *sv, struct MHD_Connection *c, serve_settings *
     return true;
 }
 
-int serve_pipe_open(server *sv, const serve_settings *s, int threads, emo_pipeline **out) {
+static emo_pipeline_params pipe_params(server *sv, const serve_settings *s, int threads) {
     emo_pipeline_params pp = emo_pipeline_params_default();
     pp.model = sv->models[s->model].path;
     pp.smooth = s->smooth;
@@ -190,6 +190,11 @@ int serve_pipe_open(server *sv, const serve_settings *s, int threads, emo_pipeli
     pp.threads = threads;
     if (s->min_face > 0) pp.detect.min_size = s->min_face;
     pp.detect.min_neighbors = s->neighbors;
+    return pp;
+}
+
+int serve_pipe_open(server *sv, const serve_settings *s, int threads, emo_pipeline **out) {
+    emo_pipeline_params pp = pipe_params(sv, s, threads);
     return emo_pipeline_open(out, &pp);
 }
 
@@ -211,6 +216,11 @@ static serve_pipe *pool_acquire(server *sv, const serve_settings *want) {
     if (got) got->busy = true;
     pthread_mutex_unlock(&sv->pool_lock);
     if (!got) return NULL;
+    if (got->p && got->s.model == s.model && memcmp(&got->s, &s, sizeof s) != 0) {
+        /* Same model, other detector settings: no need to load it again. */
+        emo_pipeline_params pp = pipe_params(sv, &s, 1);
+        if (emo_pipeline_set(got->p, &pp) == EMO_OK) got->s = s;
+    }
     if (!got->p || memcmp(&got->s, &s, sizeof s) != 0) {
         emo_pipeline_close(got->p);
         got->p = NULL;
