@@ -32,6 +32,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,7 @@ typedef struct scale_info {
     int step;     /* 2 below scale 2, else 1; also the layout: lay[step - 1] */
     int ww, wh;   /* window size in image pixels */
     size_t base;  /* index of this scale's integral (0, 0) in the buffers */
+    int state;    /* during a search: 0 not built, 1 being built, 2 ready */
 } scale_info;
 
 typedef struct task {
@@ -1342,7 +1344,10 @@ int emo_detect(emo_detector *d, const emo_image *grey, const emo_detect_params *
             used += a;
             b1++;
         }
-        /* Row tasks: a few rows of windows each. */
+        /* Row tasks, a few rows of windows each: every scale's first task
+         * comes first (whoever takes it builds that scale's integrals), then
+         * the rest; a task whose scale another thread is still building
+         * waits for it. One pass over the list, no barrier in between. */
         int ntasks = 0;
         for (int i = b0; i < b1; i++) {
             const scale_info *s = &d->scales[i];
@@ -1354,28 +1359,39 @@ int emo_detect(emo_detector *d, const emo_image *grey, const emo_detect_params *
         if (st) return st;
         d->tasks_cap = (int)tcap;
         ntasks = 0;
-        for (int i = b0; i < b1; i++) {
-            const scale_info *s = &d->scales[i];
-            int rows = 8 * s->step;
-            for (int y = 0; y < s->ny; y += rows) d->tasks[ntasks++] = (task){i, y, EMO_MIN(y + rows, s->ny)};
-        }
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = b0; i < b1; i++) {
+                scale_info *s = &d->scales[i];
+                int rows = 8 * s->step;
+                s->state = 0;
+                for (int y = pass ? rows : 0; y < (pass ? s->ny : EMO_MIN(rows, s->ny)); y += rows)
+                    d->tasks[ntasks++] = (task){i, y, EMO_MIN(y + rows, s->ny)};
+            }
+        int next = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1)
         {
             thread_buf *t = &d->tb[omp_get_thread_num()];
-#pragma omp for schedule(dynamic, 1)
-            for (int i = b0; i < b1; i++) {
-#ifdef EMO_DETECT_LBP16
-                if (lbp16) {
-                    build_scale_u16(d, &img, &d->scales[i], t);
-                    continue;
-                }
-#endif
-                build_scale(d, &img, &d->scales[i], t);
-            }
-#pragma omp for schedule(dynamic, 1)
-            for (int k = 0; k < ntasks; k++) {
+            for (;;) {
+                int k = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+                if (k >= ntasks) break;
                 const task *tk = &d->tasks[k];
-                const scale_info *s = &d->scales[tk->scale];
+                scale_info *s = &d->scales[tk->scale];
+                if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != 2) {
+                    int expect = 0;
+                    if (__atomic_compare_exchange_n(&s->state, &expect, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+#ifdef EMO_DETECT_LBP16
+                        if (lbp16) build_scale_u16(d, &img, s, t);
+                        else
+#endif
+                            build_scale(d, &img, s, t);
+                        __atomic_store_n(&s->state, 2, __ATOMIC_RELEASE);
+                    } else {
+                        for (int spin = 0; __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != 2; spin++) {
+                            if (spin < 2000) __builtin_ia32_pause();
+                            else sched_yield();
+                        }
+                    }
+                }
 #ifdef EMO_DETECT_AVX512
 #ifdef EMO_DETECT_LBP16
                 if (lbp16) {
