@@ -159,9 +159,12 @@ static void conv_fast_vs_naive(void) {
         {2, 6, 6, 64, 6, 6, 32, 5, 1, 2, 1},
         {2, 9, 9, 32, 7, 7, 32, 3, 1, 0, 1},
         {2, 8, 8, 1, 8, 8, 32, 3, 1, 1, 1},
+        /* Winograd F(2x2, 3x3): 64+ channels, even sizes */
+        {3, 8, 6, 64, 8, 6, 80, 3, 1, 1, 1},
+        {5, 6, 6, 96, 6, 6, 64, 3, 1, 1, 1},
     };
     uint64_t seed = 7;
-    for (int t = 0; t < 8; t++) {
+    for (int t = 0; t < 10; t++) {
         nn_conv_shape *s = &shapes[t];
         size_t nx = (size_t)s->n * s->h * s->w * s->cin, ny = (size_t)s->n * s->oh * s->ow * s->cout;
         size_t nw = (size_t)s->cout * s->k * s->k * (s->cin / s->groups);
@@ -195,6 +198,8 @@ static void test_conv_fast_vs_naive(void) {
     nn_conv_algo = NN_CONV_IM2COL;
     conv_fast_vs_naive();
     nn_conv_algo = NN_CONV_DIRECT;
+    conv_fast_vs_naive();
+    nn_conv_algo = NN_CONV_WINOGRAD;
     conv_fast_vs_naive();
     nn_conv_algo = NN_CONV_AUTO;
 }

@@ -248,7 +248,7 @@ typedef struct nn_conv_shape {
  * AVX-512 direct kernels where they apply (stride 1, no groups, channels
  * multiples of 32) where they are faster and im2col + GEMM elsewhere;
  * IM2COL and DIRECT force one (benchmarks, tests). Process-wide. */
-enum { NN_CONV_AUTO = 0, NN_CONV_IM2COL = 1, NN_CONV_DIRECT = 2 };
+enum { NN_CONV_AUTO = 0, NN_CONV_IM2COL = 1, NN_CONV_DIRECT = 2, NN_CONV_WINOGRAD = 3 };
 extern int nn_conv_algo;
 
 /* Naive reference (direct loops) and fast (direct or im2col + dnnl_sgemm) versions.
