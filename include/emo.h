@@ -564,7 +564,8 @@ typedef struct emo_detect_params {
     int min_size;        /* smallest face side in pixels (30) */
     int max_size;        /* largest face side, 0 = no limit (0) */
     int threads;         /* 0 = all cores */
-    emo_rect roi;        /* search only here (w == 0: whole image); clipped to the image */
+    emo_rect roi;        /* search only here (w == 0: whole image); clipped to the image; the
+                          * boxes are those found in the cropped region, in image coordinates */
 } emo_detect_params;
 
 typedef struct emo_detector emo_detector;
