@@ -2,6 +2,7 @@
  * annotated images, JSON, or a short text summary. */
 #include "cli.h"
 #include "commands.h"
+#include "json.h"
 #include "results.h"
 
 #include <errno.h>
@@ -63,6 +64,7 @@ int cmd_image(int argc, char **argv) {
     emo_pipeline_classes(pl, &names);
     static emo_face faces[MAX_FACES];
     emo_image img = {0};
+    json_buf js = {0};
     int failures = 0;
     for (int i = 1; i <= npos; i++) {
         const char *in = argv[i];
@@ -80,7 +82,16 @@ int cmd_image(int argc, char **argv) {
         }
         n = CLI_MIN(n, MAX_FACES);
         if (json) {
-            results_json_image(stdout, in, img.width, img.height, faces, n, names);
+            json_clear(&js);
+            json_begin_image(&js, in, img.width, img.height);
+            for (int k = 0; k < n; k++) json_face(&js, &faces[k], names, faces[k].nclasses);
+            json_end_image(&js);
+            if (js.failed) {
+                fprintf(stderr, "emo image: out of memory\n");
+                failures++;
+                continue;
+            }
+            fwrite(js.data, 1, js.len, stdout);
             fputc('\n', stdout);
         } else if (!out && !outdir) {
             printf("%s: %d face%s\n", in, n, n == 1 ? "" : "s");
@@ -106,6 +117,7 @@ int cmd_image(int argc, char **argv) {
         }
     }
     emo_image_free(&img);
+    json_free(&js);
     emo_drawer_close(dr);
     emo_pipeline_close(pl);
     return failures ? 1 : 0;

@@ -151,7 +151,7 @@ void json_face(json_buf *j, const emo_face *f, const char *const *names, int ncl
     json_lit(j, ",\"scores\":{");
     for (int c = 0; c < nclasses && c < f->nclasses && c < EMO_PIPELINE_MAX_CLASSES; c++) {
         json_key(j, names[c]);
-        /* Fixed 4 decimals, as results_json_image (`emo image --json`). */
+        /* Fixed 4 decimals, as the CSV rows. */
         if (isfinite(f->smoothed[c])) json_printf(j, "%.4f", f->smoothed[c]);
         else json_lit(j, "null");
     }

@@ -37,36 +37,3 @@ void results_csv_rows(FILE *f, long frame, double time_s, const emo_face *faces,
     }
 }
 
-void results_json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", f);
-        else if (*p == '\t') fputs("\\t", f);
-        else if (*p == '\r') fputs("\\r", f);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-void results_json_image(FILE *f, const char *name, int width, int height, const emo_face *faces, int n,
-                        const char *const *names) {
-    fputs("{\"image\":", f);
-    results_json_string(f, name);
-    fprintf(f, ",\"width\":%d,\"height\":%d,\"faces\":[", width, height);
-    for (int i = 0; i < n; i++) {
-        const emo_face *fc = &faces[i];
-        fprintf(f, "%s{\"box\":[%d,%d,%d,%d],\"track_id\":%d,\"emotion\":", i ? "," : "", fc->box.x, fc->box.y,
-                fc->box.w, fc->box.h, fc->track_id);
-        results_json_string(f, names[fc->label]);
-        fputs(",\"scores\":{", f);
-        for (int c = 0; c < fc->nclasses; c++) {
-            fputs(c ? "," : "", f);
-            results_json_string(f, names[c]);
-            fprintf(f, ":%.4f", fc->smoothed[c]);
-        }
-        fputs("}}", f);
-    }
-    fputs("]}", f);
-}

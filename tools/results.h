@@ -14,13 +14,4 @@ int results_draw(emo_drawer *d, emo_image *frame, const emo_face *faces, int n, 
 void results_csv_header(FILE *f, const char *const *names, int nclasses);
 void results_csv_rows(FILE *f, long frame, double time_s, const emo_face *faces, int n, const char *const *names);
 
-/* One image's result as a JSON object (no newline):
- * {"image":NAME,"width":W,"height":H,"faces":[{"box":[x,y,w,h],"track_id":N,
- *  "emotion":"happy","scores":{"angry":0.0123,...}}]} — the format of
- * `emo image --json` and of the server's POST /api/analyze. */
-void results_json_image(FILE *f, const char *name, int width, int height, const emo_face *faces, int n,
-                        const char *const *names);
-/* A JSON string literal with escapes. */
-void results_json_string(FILE *f, const char *s);
-
 #endif
