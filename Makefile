@@ -7,6 +7,8 @@ PREFIX   ?= /usr/local
 MARCH    ?= native
 VERSION  := 0.1.0
 SHARED   ?= ../shared
+# make demo DEMO_ARGS='--port 8080 --host 0.0.0.0'
+DEMO_ARGS ?=
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build-san
@@ -62,8 +64,7 @@ bench:
 demo:
 	@$(MAKE) --no-print-directory check-deps
 	@$(MAKE) --no-print-directory build
-	$(BUILD)/emo convert $(SHARED)/media/expressions/happy.jpg /tmp/emo-happy-grey.png --grey
-	@echo "wrote /tmp/emo-happy-grey.png"
+	$(BUILD)/emo serve $(DEMO_ARGS)
 
 build: $(BUILD)/libemo.a $(BUILD)/libemo.so $(BUILD)/emo $(BUILD)/emo.pc
 
