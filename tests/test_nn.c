@@ -162,9 +162,11 @@ static void conv_fast_vs_naive(void) {
         /* Winograd F(2x2, 3x3): 64+ channels, even sizes */
         {3, 8, 6, 64, 8, 6, 80, 3, 1, 1, 1},
         {5, 6, 6, 96, 6, 6, 64, 3, 1, 1, 1},
+        {2, 8, 12, 32, 8, 12, 64, 3, 1, 1, 1}, /* F(4x4, 3x3) */
+        {3, 4, 4, 64, 4, 4, 64, 3, 1, 1, 1},
     };
     uint64_t seed = 7;
-    for (int t = 0; t < 10; t++) {
+    for (int t = 0; t < 12; t++) {
         nn_conv_shape *s = &shapes[t];
         size_t nx = (size_t)s->n * s->h * s->w * s->cin, ny = (size_t)s->n * s->oh * s->ow * s->cout;
         size_t nw = (size_t)s->cout * s->k * s->k * (s->cin / s->groups);

@@ -19,7 +19,8 @@
 
 int nn_conv_algo = NN_CONV_AUTO;
 int nn_dw_chunk_bytes = 768 << 10;
-int nn_direct_rx = 0; /* tile choice: 0 auto; 8 or 6 force one (benchmarks) */
+int nn_direct_rx = 0;
+int nn_wino_m = 0; /* 2 forces F(2x2, 3x3) everywhere (tests, benchmarks) */ /* tile choice: 0 auto; 8 or 6 force one (benchmarks) */
 
 void nn_sgemm(char ta, char tb, int m, int n, int k, float alpha, const float *a, int lda,
               const float *b, int ldb, float beta, float *c, int ldc) {
@@ -459,16 +460,19 @@ static void direct_backward_weights(const nn_conv_shape *s, const float *in, con
     }
 }
 
-/* ---- Winograd F(2x2, 3x3), AVX-512 ------------------------------------------------
+/* ---- Winograd F(2x2, 3x3) and F(4x4, 3x3), AVX-512 ----------------------------------
  * For 3x3, stride-1, pad-1 convolutions of even-sized images, channels in
  * multiples of 16, 32+ in and out and 64+ on one side (32 -> 32 runs no
- * faster than the direct kernel): each 2x2 output tile costs 16 multiplies per input
- * channel instead of 36. Per chunk of images: the padded input's 4x4 tiles
- * are transformed (V = B^T d B, 16 channels per vector), sixteen GEMMs
- * M[xi] (tiles, Cout) = V[xi] (tiles, Cin) x U[xi] (Cin, Cout) run through
- * dnnl_sgemm, and the output transform (A^T M A) adds bias, ReLU or the
- * existing output. U = G g G^T is the transformed kernel, (16, Cin, Cout).
- * Backward data is the same with the flipped kernel and Cin <-> Cout. */
+ * faster than the direct kernel). Output tiles of m x m (m = 4 where the
+ * image side is a multiple of 4, else 2) cost (m+2)^2 multiplies per input
+ * channel instead of 9 m^2. Per chunk of images: the padded input's
+ * (m+2)^2 tiles are transformed (V = B^T d B, 16 channels per vector),
+ * (m+2)^2 GEMMs M[xi] (tiles, Cout) = V[xi] (tiles, Cin) x U[xi] (Cin, Cout)
+ * run through dnnl_sgemm, and the output transform (A^T M A) adds bias, ReLU
+ * or the existing output. U = G g G^T is the transformed kernel,
+ * ((m+2)^2, Cin, Cout). Backward data is the same with the flipped kernel
+ * and Cin <-> Cout. Matrices from Lavin & Gray, "Fast Algorithms for
+ * Convolutional Neural Networks" (2015). */
 
 static int wino_ok(const nn_conv_shape *s) {
     return (nn_conv_algo == NN_CONV_AUTO || nn_conv_algo == NN_CONV_WINOGRAD) && s->k == 3 && s->stride == 1 &&
@@ -476,100 +480,153 @@ static int wino_ok(const nn_conv_shape *s) {
            s->cout % 16 == 0 && EMO_MIN(s->cin, s->cout) >= 32 && EMO_MAX(s->cin, s->cout) >= 64;
 }
 
+static int wino_m(int h, int w) { return h % 4 == 0 && w % 4 == 0 && nn_wino_m != 2 ? 4 : 2; }
+
+/* 1-D transforms, on n values spaced `st` apart (vectors or scalars). */
+static inline void wt_in(int m, const __m512 *d, int st, __m512 *o, int os) {
+#define D(i) d[(i) * st]
+#define O(i) o[(i) * os]
+    if (m == 2) {
+        O(0) = _mm512_sub_ps(D(0), D(2));
+        O(1) = _mm512_add_ps(D(1), D(2));
+        O(2) = _mm512_sub_ps(D(2), D(1));
+        O(3) = _mm512_sub_ps(D(1), D(3));
+    } else {
+        __m512 c4 = _mm512_set1_ps(4), c5 = _mm512_set1_ps(5), c2 = _mm512_set1_ps(2);
+        __m512 t1 = _mm512_fnmadd_ps(c4, D(2), D(4));          /* d4 - 4 d2 */
+        __m512 t2 = _mm512_fnmadd_ps(c4, D(1), D(3));          /* d3 - 4 d1 */
+        __m512 t3 = _mm512_sub_ps(D(4), D(2));                 /* d4 - d2 */
+        __m512 t4 = _mm512_mul_ps(c2, _mm512_sub_ps(D(3), D(1))); /* 2 (d3 - d1) */
+        O(0) = _mm512_add_ps(_mm512_fnmadd_ps(c5, D(2), _mm512_mul_ps(c4, D(0))), D(4));
+        O(1) = _mm512_add_ps(t1, t2);
+        O(2) = _mm512_sub_ps(t1, t2);
+        O(3) = _mm512_add_ps(t3, t4);
+        O(4) = _mm512_sub_ps(t3, t4);
+        O(5) = _mm512_add_ps(_mm512_fnmadd_ps(c5, D(3), _mm512_mul_ps(c4, D(1))), D(5));
+    }
+#undef D
+#undef O
+}
+
+static inline void wt_out(int m, const __m512 *d, int st, __m512 *o) {
+#define D(i) d[(i) * st]
+    if (m == 2) {
+        o[0] = _mm512_add_ps(_mm512_add_ps(D(0), D(1)), D(2));
+        o[1] = _mm512_sub_ps(_mm512_sub_ps(D(1), D(2)), D(3));
+    } else {
+        __m512 a = _mm512_add_ps(D(1), D(2)), b = _mm512_sub_ps(D(1), D(2));
+        __m512 c = _mm512_add_ps(D(3), D(4)), e = _mm512_sub_ps(D(3), D(4));
+        o[0] = _mm512_add_ps(_mm512_add_ps(D(0), a), c);
+        o[1] = _mm512_fmadd_ps(_mm512_set1_ps(2), e, b);
+        o[2] = _mm512_fmadd_ps(_mm512_set1_ps(4), c, a);
+        o[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8), e, b), D(5));
+    }
+#undef D
+}
+
+static inline void wt_g(int m, const float *g, int st, float *o) {
+    float g0 = g[0], g1 = g[st], g2 = g[2 * st];
+    if (m == 2) {
+        o[0] = g0;
+        o[1] = 0.5f * (g0 + g1 + g2);
+        o[2] = 0.5f * (g0 - g1 + g2);
+        o[3] = g2;
+    } else {
+        o[0] = g0 / 4;
+        o[1] = -(g0 + g1 + g2) / 6;
+        o[2] = -(g0 - g1 + g2) / 6;
+        o[3] = g0 / 24 + g1 / 12 + g2 / 6;
+        o[4] = g0 / 24 - g1 / 12 + g2 / 6;
+        o[5] = g2;
+    }
+}
+
 /* U[xi][i][o] from g(o, i, ky, kx) = w[o*os + i*is + ky*ys + kx*xs]. */
-static void wino_weights(const float *w, int nout, int nin, ptrdiff_t os, ptrdiff_t is, ptrdiff_t ys, ptrdiff_t xs,
-                         float *U, int threads) {
+static void wino_weights(int m, const float *w, int nout, int nin, ptrdiff_t os, ptrdiff_t is, ptrdiff_t ys,
+                         ptrdiff_t xs, float *U, int threads) {
+    int a = m + 2;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (int i = 0; i < nin; i++)
         for (int o = 0; o < nout; o++) {
-            float g[3][3], t[4][3];
+            float g[3][3], t[6][3], u[6];
             for (int y = 0; y < 3; y++)
                 for (int x = 0; x < 3; x++) g[y][x] = w[o * os + i * is + y * ys + x * xs];
             for (int x = 0; x < 3; x++) {
-                t[0][x] = g[0][x];
-                t[1][x] = 0.5f * (g[0][x] + g[1][x] + g[2][x]);
-                t[2][x] = 0.5f * (g[0][x] - g[1][x] + g[2][x]);
-                t[3][x] = g[2][x];
+                float col[6];
+                wt_g(m, &g[0][x], 3, col);
+                for (int y = 0; y < a; y++) t[y][x] = col[y];
             }
-            for (int y = 0; y < 4; y++) {
-                float u[4] = {t[y][0], 0.5f * (t[y][0] + t[y][1] + t[y][2]), 0.5f * (t[y][0] - t[y][1] + t[y][2]),
-                              t[y][2]};
-                for (int x = 0; x < 4; x++) U[((size_t)(y * 4 + x) * nin + i) * nout + o] = u[x];
+            for (int y = 0; y < a; y++) {
+                wt_g(m, t[y], 1, u);
+                for (int x = 0; x < a; x++) U[((size_t)(y * a + x) * nin + i) * nout + o] = u[x];
             }
         }
 }
 
-static size_t wino_chunk(int h, int w, int cin, int cout, int n) {
-    size_t tiles1 = (size_t)(h / 2) * (w / 2);
+static size_t wino_chunk(int m, int h, int w, int cin, int cout, int n) {
+    size_t tiles1 = (size_t)(h / m) * (w / m), planes = (size_t)(m + 2) * (m + 2);
     /* V and M of a chunk near the L2 cache, but at least ~128 tiles per GEMM */
-    size_t nb = (384u << 10) / (16 * tiles1 * (size_t)(cin + cout));
+    size_t nb = (384u << 10) / (planes * tiles1 * (size_t)(cin + cout));
     size_t need = (128 + tiles1 - 1) / tiles1;
     nb = EMO_MAX(nb, need);
     return EMO_CLAMP(nb, 1, (size_t)n);
 }
 
 static size_t wino_scratch(const nn_conv_shape *s) {
-    int c = EMO_MAX(s->cin, s->cout);
-    size_t nb = EMO_MAX(wino_chunk(s->h, s->w, s->cin, s->cout, s->n), wino_chunk(s->h, s->w, s->cout, s->cin, s->n));
-    size_t tiles = nb * (s->h / 2) * (s->w / 2);
-    return (size_t)s->n * (s->h + 2) * (s->w + 2) * c + 16 * tiles * (size_t)(s->cin + s->cout) +
-           16 * (size_t)s->cin * s->cout;
+    int m = wino_m(s->h, s->w), c = EMO_MAX(s->cin, s->cout);
+    size_t planes = (size_t)(m + 2) * (m + 2);
+    size_t nb = EMO_MAX(wino_chunk(m, s->h, s->w, s->cin, s->cout, s->n),
+                        wino_chunk(m, s->h, s->w, s->cout, s->cin, s->n));
+    size_t tiles = nb * (s->h / m) * (s->w / m);
+    return (size_t)s->n * (s->h + 2) * (s->w + 2) * c + planes * tiles * (size_t)(s->cin + s->cout) +
+           planes * (size_t)s->cin * s->cout;
 }
 
 /* out (n, h, w, cout) (=, or += with accum) from in (n, h, w, cin). */
 static void wino_conv(const float *in, int n, int h, int w, int cin, int cout, const float *U, const float *bias,
                       int relu, int accum, float *out, float *scratch, int threads) {
-    int hp = h + 2, wp = w + 2, th = h / 2, tw = w / 2;
+    int m = wino_m(h, w), a = m + 2, planes = a * a;
+    int hp = h + 2, wp = w + 2, th = h / m, tw = w / m;
     size_t tiles1 = (size_t)th * tw;
     float *xp = scratch;
     pad_nhwc(in, n, h, w, cin, 1, xp, threads);
-    int chunk = (int)wino_chunk(h, w, cin, cout, n);
-    float *V = xp + (size_t)n * hp * wp * cin, *M = V + 16 * (size_t)chunk * tiles1 * cin;
+    int chunk = (int)wino_chunk(m, h, w, cin, cout, n);
+    float *V = xp + (size_t)n * hp * wp * cin, *M = V + (size_t)planes * chunk * tiles1 * cin;
     for (int n0 = 0; n0 < n; n0 += chunk) {
         int nb = EMO_MIN(chunk, n - n0);
         long tiles = (long)nb * (long)tiles1;
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (long t = 0; t < tiles; t++) {
             int i = n0 + (int)(t / (long)tiles1), r = (int)(t % (long)tiles1), ty = r / tw, tx = r % tw;
-            const float *x0 = xp + (((size_t)i * hp + 2 * ty) * wp + 2 * tx) * cin;
+            const float *x0 = xp + (((size_t)i * hp + m * ty) * wp + m * tx) * cin;
             for (int c = 0; c < cin; c += 16) {
-                __m512 d[4][4], tt[4][4];
-                for (int y = 0; y < 4; y++)
-                    for (int x = 0; x < 4; x++) d[y][x] = _mm512_loadu_ps(x0 + ((size_t)y * wp + x) * cin + c);
-                for (int x = 0; x < 4; x++) {
-                    tt[0][x] = _mm512_sub_ps(d[0][x], d[2][x]);
-                    tt[1][x] = _mm512_add_ps(d[1][x], d[2][x]);
-                    tt[2][x] = _mm512_sub_ps(d[2][x], d[1][x]);
-                    tt[3][x] = _mm512_sub_ps(d[1][x], d[3][x]);
-                }
-                for (int y = 0; y < 4; y++) {
-                    __m512 v[4] = {_mm512_sub_ps(tt[y][0], tt[y][2]), _mm512_add_ps(tt[y][1], tt[y][2]),
-                                   _mm512_sub_ps(tt[y][2], tt[y][1]), _mm512_sub_ps(tt[y][1], tt[y][3])};
-                    for (int x = 0; x < 4; x++)
-                        _mm512_storeu_ps(V + ((size_t)(y * 4 + x) * tiles + t) * cin + c, v[x]);
-                }
+                __m512 d[36], tt[36], v[36];
+                for (int y = 0; y < a; y++)
+                    for (int x = 0; x < a; x++) d[y * a + x] = _mm512_loadu_ps(x0 + ((size_t)y * wp + x) * cin + c);
+                for (int x = 0; x < a; x++) wt_in(m, d + x, a, tt + x, a);   /* columns */
+                for (int y = 0; y < a; y++) wt_in(m, tt + y * a, 1, v + y * a, 1); /* rows */
+                for (int xi = 0; xi < planes; xi++) _mm512_storeu_ps(V + ((size_t)xi * tiles + t) * cin + c, v[xi]);
             }
         }
-        for (int xi = 0; xi < 16; xi++)
+        for (int xi = 0; xi < planes; xi++)
             nn_sgemm('N', 'N', (int)tiles, cout, cin, 1, V + (size_t)xi * tiles * cin, cin,
                      U + (size_t)xi * cin * cout, cout, 0, M + (size_t)xi * tiles * cout, cout);
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (long t = 0; t < tiles; t++) {
             int i = n0 + (int)(t / (long)tiles1), r = (int)(t % (long)tiles1), ty = r / tw, tx = r % tw;
-            float *o0 = out + (((size_t)i * h + 2 * ty) * w + 2 * tx) * cout;
+            float *o0 = out + (((size_t)i * h + m * ty) * w + m * tx) * cout;
             for (int c = 0; c < cout; c += 16) {
-                __m512 m[4][4], sr[2][4];
-                for (int xi = 0; xi < 16; xi++)
-                    m[xi / 4][xi % 4] = _mm512_loadu_ps(M + ((size_t)xi * tiles + t) * cout + c);
-                for (int x = 0; x < 4; x++) {
-                    sr[0][x] = _mm512_add_ps(_mm512_add_ps(m[0][x], m[1][x]), m[2][x]);
-                    sr[1][x] = _mm512_sub_ps(_mm512_sub_ps(m[1][x], m[2][x]), m[3][x]);
+                __m512 mm[36], sr[4 * 6], yv[4];
+                for (int xi = 0; xi < planes; xi++) mm[xi] = _mm512_loadu_ps(M + ((size_t)xi * tiles + t) * cout + c);
+                for (int x = 0; x < a; x++) {
+                    __m512 col[4];
+                    wt_out(m, mm + x, a, col);
+                    for (int y = 0; y < m; y++) sr[y * a + x] = col[y];
                 }
                 __m512 b = bias ? _mm512_loadu_ps(bias + c) : _mm512_setzero_ps();
-                for (int y = 0; y < 2; y++) {
-                    __m512 yv[2] = {_mm512_add_ps(_mm512_add_ps(sr[y][0], sr[y][1]), sr[y][2]),
-                                    _mm512_sub_ps(_mm512_sub_ps(sr[y][1], sr[y][2]), sr[y][3])};
-                    for (int x = 0; x < 2; x++) {
+                for (int y = 0; y < m; y++) {
+                    wt_out(m, sr + y * a, 1, yv);
+                    for (int x = 0; x < m; x++) {
                         float *o = o0 + ((size_t)y * w + x) * cout + c;
                         __m512 v = _mm512_add_ps(yv[x], b);
                         if (accum) v = _mm512_add_ps(v, _mm512_loadu_ps(o));
@@ -582,15 +639,20 @@ static void wino_conv(const float *in, int n, int h, int w, int cin, int cout, c
     }
 }
 
+static size_t wino_packed(const nn_conv_shape *s) {
+    int a = wino_m(s->h, s->w) + 2;
+    return (size_t)a * a * s->cin * s->cout;
+}
+
 static void wino_pack(const nn_conv_shape *s, const float *w, float *U, int threads) {
     /* g(o = co, i = ci, ky, kx) = w[((co*3 + ky)*3 + kx)*cin + ci] */
-    wino_weights(w, s->cout, s->cin, 9 * (ptrdiff_t)s->cin, 1, 3 * (ptrdiff_t)s->cin, s->cin, U, threads);
+    wino_weights(wino_m(s->h, s->w), w, s->cout, s->cin, 9 * (ptrdiff_t)s->cin, 1, 3 * (ptrdiff_t)s->cin, s->cin,
+                 U, threads);
 }
 
 static void wino_forward(const nn_conv_shape *s, const float *in, const float *w, const float *packed,
                          const float *b, nn_act act, float *out, float *scratch, int threads) {
-    size_t nu = 16 * (size_t)s->cin * s->cout;
-    float *U = scratch, *rest = scratch + nu;
+    float *U = scratch, *rest = scratch + wino_packed(s);
     if (packed) U = (float *)packed;
     else wino_pack(s, w, U, threads);
     wino_conv(in, s->n, s->h, s->w, s->cin, s->cout, U, b, act == NN_ACT_RELU, 0, out, rest, threads);
@@ -598,12 +660,11 @@ static void wino_forward(const nn_conv_shape *s, const float *in, const float *w
 
 static void wino_backward_data(const nn_conv_shape *s, const float *w, const float *dout, float *din, int acc,
                                float *scratch, int threads) {
-    size_t nu = 16 * (size_t)s->cin * s->cout;
     float *U = scratch;
     /* flipped kernel, channels swapped: g(o = ci, i = co, ky, kx) = w[co][2-ky][2-kx][ci] */
-    wino_weights(w + 8 * (size_t)s->cin, s->cin, s->cout, 1, 9 * (ptrdiff_t)s->cin, -3 * (ptrdiff_t)s->cin,
-                 -(ptrdiff_t)s->cin, U, threads);
-    wino_conv(dout, s->n, s->h, s->w, s->cout, s->cin, U, NULL, 0, acc, din, scratch + nu, threads);
+    wino_weights(wino_m(s->h, s->w), w + 8 * (size_t)s->cin, s->cin, s->cout, 1, 9 * (ptrdiff_t)s->cin,
+                 -3 * (ptrdiff_t)s->cin, -(ptrdiff_t)s->cin, U, threads);
+    wino_conv(dout, s->n, s->h, s->w, s->cout, s->cin, U, NULL, 0, acc, din, scratch + wino_packed(s), threads);
 }
 #else
 static int direct_fwd_ok(const nn_conv_shape *s) { return 0; }
@@ -612,6 +673,7 @@ static int direct_bwd_w_ok(const nn_conv_shape *s) { return 0; }
 static size_t direct_scratch(const nn_conv_shape *s) { return 0; }
 static int wino_ok(const nn_conv_shape *s) { return 0; }
 static size_t wino_scratch(const nn_conv_shape *s) { return 0; }
+static size_t wino_packed(const nn_conv_shape *s) { return 0; }
 static void wino_pack(const nn_conv_shape *s, const float *w, float *U, int threads) {}
 static void wino_forward(const nn_conv_shape *s, const float *in, const float *w, const float *packed,
                          const float *b, nn_act act, float *out, float *scratch, int threads) {}
@@ -635,7 +697,7 @@ size_t nn_conv_scratch_floats(const nn_conv_shape *s) {
 }
 
 size_t nn_conv_packed_floats(const nn_conv_shape *s) {
-    if (wino_ok(s)) return 16 * (size_t)s->cin * s->cout;
+    if (wino_ok(s)) return wino_packed(s);
     return direct_fwd_ok(s) ? (size_t)s->k * s->k * s->cin * s->cout : 0;
 }
 
