@@ -611,6 +611,7 @@ static void build_scale(const emo_detector *d, const emo_image *img, const scale
     uint32_t *sq = d->sq + s->base;
     int32_t *tl = d->c.has_tilted ? d->ii + d->toff + s->base : NULL;
     bool need_sq = d->c.feature_type == EMO_FEATURE_HAAR; /* LBP needs no variance */
+    (void)need_sq;                                         /* (vector path only) */
     memset(sum, 0, (size_t)stride * sizeof *sum);
     memset(sq, 0, (size_t)stride * sizeof *sq);
     if (tl) memset(tl, 0, (size_t)stride * sizeof *tl);
