@@ -1285,7 +1285,8 @@ int emo_detect(emo_detector *d, const emo_image *grey, const emo_detect_params *
         return emo_fail(EMO_EINVAL, "emo_detect: min_size %d / max_size %d must be >= 0", p->min_size, p->max_size);
     if (p->max_size > 0 && p->max_size < p->min_size)
         return emo_fail(EMO_EINVAL, "emo_detect: max_size %d < min_size %d", p->max_size, p->min_size);
-    if (p->threads < 0 || p->threads > 1024) return emo_fail(EMO_EINVAL, "emo_detect: threads %d", p->threads);
+    if (p->threads < 0 || p->threads > 256)
+        return emo_fail(EMO_EINVAL, "emo_detect: threads %d is outside 0..256", p->threads);
     /* The searched region. */
     int rx = 0, ry = 0, rw = grey->width, rh = grey->height;
     if (p->roi.w != 0 || p->roi.h != 0) {
