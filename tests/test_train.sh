@@ -119,6 +119,13 @@ if [ $rc -eq 0 ] && python3 -c "import json,sys; d=json.load(open('$T/f.json'));
 then ok finetune_new_classes
 else bad finetune_new_classes "exit $rc" "$(tail -3 "$T/f.err")"; fi
 
+# distillation from a trained model (the first run's), to a different class list
+"$EMO" train --data "$T/small.csv" --classes happy,sad,neutral --net "$TINY" --teacher "$T/a.emo" --distill 0.7 \
+    --temperature 2 --out "$T/k.emo" --checkpoint "$T/k.ckpt" --epochs 1 --threads 1 --quiet >"$T/k.out" 2>"$T/k.err"
+rc=$?
+if [ $rc -eq 0 ] && [ -s "$T/k.emo" ] && grep -q "distilling from" "$T/k.err"; then ok distillation
+else bad distillation "exit $rc" "$(tail -2 "$T/k.err")"; fi
+
 # early stop: with a learning rate of ~0 nothing improves after epoch 1
 "$EMO" train --data "$T/small.csv" --net "$TINY" --classes happy,sad,neutral --out "$T/e.emo" --checkpoint "$T/e.ckpt" --epochs 6 --lr 1e-12 \
     --warmup 0 --early-stop 2 --max-rows 256 --threads 1 --quiet >"$T/e.out" 2>"$T/e.err"

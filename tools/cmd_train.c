@@ -36,7 +36,7 @@
 #include <zlib.h>
 
 #define TRAIN_MAGIC "EMOT"
-#define TRAIN_VERSION 1u
+#define TRAIN_VERSION 2u /* 2 added the teacher (distillation); 1 is still read */
 #define PATH_CAP 1024
 #define UNSET_INT INT_MIN
 
@@ -51,6 +51,8 @@ typedef struct train_cfg {
     float lr, min_lr, warmup, momentum, weight_decay, smoothing, clip;
     float mean, std;
     uint64_t seed;
+    char teacher[PATH_CAP]; /* distillation: a .emo whose softened outputs join the targets */
+    float distill, temperature; /* weight of the teacher's distribution in the target; its softmax temperature */
 } train_cfg;
 
 typedef struct epoch_rec {
@@ -166,9 +168,12 @@ static void put_cfg(buf *b, const train_cfg *c) {
     float fl[] = {c->lr, c->min_lr, c->warmup, c->momentum, c->weight_decay, c->smoothing, c->clip, c->mean, c->std};
     put(b, fl, sizeof fl);
     PUT(b, c->seed);
+    put_str(b, c->teacher);
+    PUT(b, c->distill);
+    PUT(b, c->temperature);
 }
 
-static void get_cfg(rd *r, train_cfg *c) {
+static void get_cfg(rd *r, train_cfg *c, uint32_t version) {
     get_str(r, c->data, sizeof c->data);
     get_str(r, c->votes, sizeof c->votes);
     get_str(r, c->classes, sizeof c->classes);
@@ -186,6 +191,11 @@ static void get_cfg(rd *r, train_cfg *c) {
     c->lr = fl[0], c->min_lr = fl[1], c->warmup = fl[2], c->momentum = fl[3], c->weight_decay = fl[4];
     c->smoothing = fl[5], c->clip = fl[6], c->mean = fl[7], c->std = fl[8];
     GET(r, c->seed);
+    if (version >= 2) {
+        get_str(r, c->teacher, sizeof c->teacher);
+        GET(r, c->distill);
+        GET(r, c->temperature);
+    }
 }
 
 /* Saves cfg, state and the engine checkpoint of net/opt into one file, atomically. */
@@ -247,7 +257,7 @@ static int checkpoint_load(const char *path, train_cfg *c, train_state *s, nn_ne
     uint32_t v, crc;
     memcpy(&v, bytes + 4, 4);
     memcpy(&crc, bytes + size - 4, 4);
-    if (v != TRAIN_VERSION) {
+    if (v != TRAIN_VERSION && v != 1) {
         free(bytes);
         return emo_fail(EMO_EUNSUPPORTED, "%s: checkpoint version %u, this build reads version %u", path, v,
                         TRAIN_VERSION);
@@ -257,7 +267,7 @@ static int checkpoint_load(const char *path, train_cfg *c, train_state *s, nn_ne
         return emo_fail(EMO_EFORMAT, "%s: checksum mismatch: the checkpoint is corrupted or truncated", path);
     }
     rd r = {bytes, size - 4, 8, 0};
-    get_cfg(&r, c);
+    get_cfg(&r, c, v);
     int32_t ints[6];
     get(&r, ints, sizeof ints);
     s->epoch = ints[0], s->batch_in_epoch = ints[1], s->best_epoch = ints[2], s->bad_epochs = ints[3];
@@ -271,7 +281,8 @@ static int checkpoint_load(const char *path, train_cfg *c, train_state *s, nn_ne
     const size_t rec_bytes = 4 + 8 + 6 * 4 + 8;
     if (r.bad || s->n_hist < 0 || (size_t)s->n_hist > (r.n - r.at) / rec_bytes || c->epochs < 1 || c->batch < 1 ||
         c->batch > NN_MAX_BATCH || s->epoch < 0 || s->batch_in_epoch < 0 || c->optimizer < 0 || c->optimizer > 3 ||
-        c->schedule < 0 || c->schedule > 2 || c->labels < 0 || c->labels > 2 || !(c->std > 0)) {
+        c->schedule < 0 || c->schedule > 2 || c->labels < 0 || c->labels > 2 || !(c->std > 0) ||
+        (c->teacher[0] && !(c->distill > 0 && c->distill <= 1 && c->temperature > 0))) {
         free(bytes);
         return emo_fail(EMO_EFORMAT, "%s: malformed training state", path);
     }
@@ -418,6 +429,75 @@ static int frozen_prefix(const nn_net *net, int n, size_t *floats) {
     return EMO_OK;
 }
 
+/* ---- distillation ------------------------------------------------------------ */
+
+/* A trained model whose softened outputs are mixed into the targets. */
+typedef struct teacher {
+    nn_net *net;           /* inference network (bn folded) */
+    nn_model_meta meta;    /* its classes and pixel normalisation */
+    int map[NN_MAX_CLASSES]; /* student class of each teacher class, -1 = none */
+    float *x;              /* (batch, 48, 48) input in the teacher's normalisation */
+} teacher;
+
+static void teacher_close(teacher *t) {
+    nn_net_free(t->net);
+    free(t->x);
+    memset(t, 0, sizeof *t);
+}
+
+static int teacher_open(teacher *t, const char *path, const emo_dataset *ds, int batch, int threads) {
+    uint8_t *bytes;
+    size_t size;
+    int st = emo_read_file(path, 0, &bytes, &size);
+    if (st) return st;
+    st = nn_model_read(&t->net, &t->meta, bytes, size, path);
+    free(bytes);
+    if (st) return st;
+    if (t->net->in_h != EMO_DATA_SIDE || t->net->in_w != EMO_DATA_SIDE || t->net->in_c != 1)
+        return emo_fail(EMO_EUNSUPPORTED, "%s: the teacher takes %dx%dx%d inputs, not 48x48 grey", path,
+                        t->net->in_w, t->net->in_h, t->net->in_c);
+    int mapped = 0;
+    for (int j = 0; j < t->meta.n_classes; j++) {
+        t->map[j] = -1;
+        for (int k = 0; k < ds->nclasses; k++)
+            if (strcmp(t->meta.class_names[j], ds->classes[k]) == 0) t->map[j] = k;
+        mapped += t->map[j] >= 0;
+    }
+    if (!mapped) return emo_fail(EMO_EINVAL, "%s: the teacher has none of the classes being trained", path);
+    nn_net_set_threads(t->net, threads);
+    if ((st = nn_net_set_batch(t->net, batch))) return st;
+    t->x = malloc((size_t)batch * EMO_DATA_PIXELS * sizeof *t->x);
+    if (!t->x) return emo_fail(EMO_ENOMEM, "%s: out of memory", path);
+    return EMO_OK;
+}
+
+/* target (n, K) = (1 - a) target + a q, q the teacher's softmax(logits / T)
+ * over the classes it shares with the student, renormalised. x (n, 48, 48)
+ * is in the student's normalisation (mean, std). */
+static int teacher_mix(teacher *t, const float *x, int n, const train_cfg *c, float *target, int K) {
+    float a = c->std / t->meta.std, b = (c->mean - t->meta.mean) / t->meta.std;
+    for (size_t i = 0; i < (size_t)n * EMO_DATA_PIXELS; i++) t->x[i] = x[i] * a + b;
+    int st = nn_net_forward(t->net, t->x, n, 0);
+    if (st) return st;
+    const float *lo = nn_net_output(t->net);
+    int tk = t->meta.n_classes;
+    for (int i = 0; i < n; i++) {
+        const float *z = lo + (size_t)i * tk;
+        float mx = -INFINITY, q[NN_MAX_CLASSES] = {0}, sum = 0;
+        for (int j = 0; j < tk; j++)
+            if (t->map[j] >= 0 && z[j] > mx) mx = z[j];
+        for (int j = 0; j < tk; j++)
+            if (t->map[j] >= 0) {
+                float e = expf((z[j] - mx) / c->temperature);
+                q[t->map[j]] += e;
+                sum += e;
+            }
+        float *tg = target + (size_t)i * K;
+        for (int k = 0; k < K; k++) tg[k] = (1 - c->distill) * tg[k] + c->distill * q[k] / sum;
+    }
+    return EMO_OK;
+}
+
 /* ---- logging --------------------------------------------------------------------- */
 
 static int write_log(const char *path, const train_state *s) {
@@ -515,10 +595,11 @@ static const char *about =
 int cmd_train(int argc, char **argv) {
     const char *data = NULL, *ferplus = NULL, *labels = NULL, *classes = NULL, *netcfg = NULL, *out = NULL;
     const char *optimizer = NULL, *schedule = NULL, *resume = NULL, *init = NULL, *log = NULL, *ckpt = NULL;
-    const char *augment = NULL, *val_split = NULL;
+    const char *augment = NULL, *val_split = NULL, *teacher_path = NULL;
     int epochs = UNSET_INT, batch = UNSET_INT, seed = UNSET_INT, threads = 1, every = UNSET_INT;
     int early = UNSET_INT, freeze = UNSET_INT, max_rows = UNSET_INT;
     float lr = NAN, wd = NAN, smoothing = NAN, warmup = NAN, min_lr = NAN, momentum = NAN, clip = NAN;
+    float distill = NAN, temperature = NAN;
     bool quiet = false;
     const cli_opt opts[] = {
         {"data", 'd', "PATH", "training data: FER2013 CSV(.gz), class folders, or index CSV", .out_str = &data},
@@ -559,6 +640,12 @@ int cmd_train(int argc, char **argv) {
          .out_int = &early},
         {"init", 0, "MODEL", "start from the weights of a trained .emo (fine-tuning)", .out_str = &init},
         {"freeze", 0, "N", "with --init: keep the first N conv/linear layers fixed", .out_int = &freeze},
+        {"teacher", 0, "MODEL", "distil from a trained .emo: mix its softened outputs into the targets",
+         .out_str = &teacher_path},
+        {"distill", 0, "F", "with --teacher: the teacher's weight in the targets, 0..1 (default 0.5)",
+         .out_float = &distill},
+        {"temperature", 0, "T", "with --teacher: softmax temperature of its outputs (default 2)",
+         .out_float = &temperature},
         {"log", 0, "CSV", "per-epoch log (default: --out with .csv)", .out_str = &log},
         {"quiet", 'q', NULL, "no progress display", .out_flag = &quiet},
         {0},
@@ -576,14 +663,16 @@ int cmd_train(int argc, char **argv) {
     nn_optim opt = {0};
     emo_dataset ds = {0};
     int *train_rows = NULL, *val_rows = NULL, *order = NULL, *y = NULL;
-    float *x = NULL, *soft = NULL, *frozen = NULL;
+    float *x = NULL, *soft = NULL, *frozen = NULL, *target = NULL;
+    teacher tch = {0};
     size_t frozen_n = 0;
     int status = 1, st;
 
     if (resume) {
         if (netcfg || init || labels || classes || optimizer || schedule || augment || val_split || batch != UNSET_INT ||
             seed != UNSET_INT || early != UNSET_INT || freeze != UNSET_INT || max_rows != UNSET_INT || !isnan(lr) ||
-            !isnan(wd) || !isnan(smoothing) || !isnan(warmup) || !isnan(min_lr) || !isnan(momentum) || !isnan(clip)) {
+            !isnan(wd) || !isnan(smoothing) || !isnan(warmup) || !isnan(min_lr) || !isnan(momentum) || !isnan(clip) ||
+            teacher_path || !isnan(distill) || !isnan(temperature)) {
             fprintf(stderr, "emo train: with --resume, only --data, --ferplus, --out, --log, --checkpoint, "
                             "--checkpoint-every, --threads and --epochs may be given; the rest comes from the "
                             "checkpoint\n");
@@ -689,6 +778,17 @@ int cmd_train(int argc, char **argv) {
             fprintf(stderr, "emo train: an option is out of range (epochs 1..100000, batch 1..%d, lr > 0, "
                             "smoothing in [0, 1), momentum in [0, 1), counts >= 0)\n",
                     NN_MAX_BATCH);
+            return 2;
+        }
+        copy_str(c.teacher, sizeof c.teacher, teacher_path);
+        c.distill = !isnan(distill) ? distill : 0.5f;
+        c.temperature = !isnan(temperature) ? temperature : 2;
+        if (teacher_path && !(c.distill > 0 && c.distill <= 1 && c.temperature > 0 && c.temperature <= 100)) {
+            fprintf(stderr, "emo train: --distill wants (0, 1] and --temperature (0, 100]\n");
+            return 2;
+        }
+        if (!teacher_path && (!isnan(distill) || !isnan(temperature))) {
+            fprintf(stderr, "emo train: --distill and --temperature need --teacher MODEL\n");
             return 2;
         }
         if (c.freeze && !init) {
@@ -869,9 +969,18 @@ int cmd_train(int argc, char **argv) {
     x = malloc((size_t)vb * EMO_DATA_PIXELS * sizeof *x);
     y = malloc((size_t)vb * sizeof *y);
     soft = malloc((size_t)vb * K * sizeof *soft);
-    if (!x || !y || !soft) {
+    target = malloc((size_t)vb * K * sizeof *target);
+    if (!x || !y || !soft || !target) {
         fprintf(stderr, "emo train: out of memory\n");
         goto done;
+    }
+    if (c.teacher[0]) {
+        if (teacher_open(&tch, c.teacher, &ds, vb, threads)) {
+            cli_error("train", "--teacher");
+            goto done;
+        }
+        fprintf(stderr, "emo train: distilling from %s (weight %g, temperature %g)\n", c.teacher, c.distill,
+                c.temperature);
     }
     if (mkdirs(c.ckpt) != 0) {
         fprintf(stderr, "emo train: cannot create the folder of %s: %s\n", c.ckpt, strerror(errno));
@@ -913,7 +1022,12 @@ int cmd_train(int argc, char **argv) {
             nn_net_zero_grad(net);
             float loss;
             if ((st = nn_net_forward(net, x, B, 1))) break;
-            if (c.labels == EMO_LABELS_SOFT) st = nn_loss_softmax_ce(net, soft, c.smoothing, &loss);
+            if (tch.net) {
+                /* soft holds the batch's distributions (one-hot for hard labels) */
+                memcpy(target, soft, (size_t)B * K * sizeof *target);
+                if ((st = teacher_mix(&tch, x, B, &c, target, K))) break;
+                st = nn_loss_softmax_ce(net, target, c.smoothing, &loss);
+            } else if (c.labels == EMO_LABELS_SOFT) st = nn_loss_softmax_ce(net, soft, c.smoothing, &loss);
             else st = nn_loss_softmax_ce_labels(net, y, c.smoothing, &loss);
             if (st) break;
             const float *lo = nn_net_output(net);
@@ -1018,6 +1132,8 @@ done:
     free(y);
     free(soft);
     free(frozen);
+    free(target);
+    teacher_close(&tch);
     free(s.hist);
     return status;
 }
