@@ -462,8 +462,8 @@ static void direct_backward_weights(const nn_conv_shape *s, const float *in, con
 
 /* ---- Winograd F(2x2, 3x3) and F(4x4, 3x3), AVX-512 ----------------------------------
  * For 3x3, stride-1, pad-1 convolutions of even-sized images, channels in
- * multiples of 16, 32+ in and out and 64+ on one side (32 -> 32 runs no
- * faster than the direct kernel). Output tiles of m x m (m = 4 where the
+ * multiples of 16, 32+ in and out (and 64+ on one side with m = 2: F(2x2)
+ * 32 -> 32 runs no faster than the direct kernel). Output tiles of m x m (m = 4 where the
  * image side is a multiple of 4, else 2) cost (m+2)^2 multiplies per input
  * channel instead of 9 m^2. Per chunk of images: the padded input's
  * (m+2)^2 tiles are transformed (V = B^T d B, 16 channels per vector),
@@ -474,13 +474,14 @@ static void direct_backward_weights(const nn_conv_shape *s, const float *in, con
  * and Cin <-> Cout. Matrices from Lavin & Gray, "Fast Algorithms for
  * Convolutional Neural Networks" (2015). */
 
+static int wino_m(int h, int w) { return h % 4 == 0 && w % 4 == 0 && nn_wino_m != 2 ? 4 : 2; }
+
 static int wino_ok(const nn_conv_shape *s) {
     return (nn_conv_algo == NN_CONV_AUTO || nn_conv_algo == NN_CONV_WINOGRAD) && s->k == 3 && s->stride == 1 &&
            s->pad == 1 && s->groups == 1 && s->h % 2 == 0 && s->w % 2 == 0 && s->cin % 16 == 0 &&
-           s->cout % 16 == 0 && EMO_MIN(s->cin, s->cout) >= 32 && EMO_MAX(s->cin, s->cout) >= 64;
+           s->cout % 16 == 0 && EMO_MIN(s->cin, s->cout) >= 32 &&
+           (wino_m(s->h, s->w) == 4 || EMO_MAX(s->cin, s->cout) >= 64);
 }
-
-static int wino_m(int h, int w) { return h % 4 == 0 && w % 4 == 0 && nn_wino_m != 2 ? 4 : 2; }
 
 /* 1-D transforms, on n values spaced `st` apart (vectors or scalars). */
 static inline void wt_in(int m, const __m512 *d, int st, __m512 *o, int os) {
