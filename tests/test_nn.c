@@ -112,7 +112,7 @@ static void conv_case(const char *name, int fast) {
     const float *b = bias ? R("b").data : NULL;
     float *out = calloc(y.n, sizeof *out), *gw = calloc(w.n, sizeof *gw), *gx = calloc(x.n, sizeof *gx);
     float *gb = calloc((size_t)s.cout, sizeof *gb);
-    float *scratch = malloc((nn_conv_scratch_floats(&s) + 1) * sizeof *scratch);
+    float *scratch = malloc((nn_conv_scratch_floats(&s, 1) + 1) * sizeof *scratch);
     if (fast) nn_conv_forward(&s, x.data, w.data, NULL, b, NN_ACT_NONE, out, scratch, 1);
     else nn_conv_forward_ref(&s, x.data, w.data, b, NN_ACT_NONE, out);
     if (fast) nn_conv_backward(&s, x.data, w.data, dy.data, gw, bias ? gb : NULL, gx, 0, scratch, 1);
@@ -164,9 +164,11 @@ static void conv_fast_vs_naive(void) {
         {5, 6, 6, 96, 6, 6, 64, 3, 1, 1, 1},
         {2, 8, 12, 32, 8, 12, 64, 3, 1, 1, 1}, /* F(4x4, 3x3) */
         {3, 4, 4, 64, 4, 4, 64, 3, 1, 1, 1},
+        {4, 48, 48, 32, 48, 48, 32, 3, 1, 1, 1}, /* chunks of one image, one thread each */
     };
     uint64_t seed = 7;
-    for (int t = 0; t < 12; t++) {
+    for (int t = 0; t < 13; t++) {
+        if (t == 12 && (nn_conv_algo == NN_CONV_IM2COL || nn_conv_algo == NN_CONV_DIRECT)) continue; /* slow, Winograd-only */
         nn_conv_shape *s = &shapes[t];
         size_t nx = (size_t)s->n * s->h * s->w * s->cin, ny = (size_t)s->n * s->oh * s->ow * s->cout;
         size_t nw = (size_t)s->cout * s->k * s->k * (s->cin / s->groups);
@@ -180,7 +182,7 @@ static void conv_fast_vs_naive(void) {
         float *gw1 = calloc(nw, 4), *gw2 = calloc(nw, 4), *gb1 = calloc(s->cout, 4), *gb2 = calloc(s->cout, 4);
         frand(gx1, nx, &seed);
         memcpy(gx2, gx1, nx * 4);
-        float *scratch = malloc((nn_conv_scratch_floats(s) + 1) * 4);
+        float *scratch = malloc((nn_conv_scratch_floats(s, 2) + 1) * 4);
         nn_conv_forward_ref(s, x, w, b, NN_ACT_RELU, y1);
         nn_conv_forward(s, x, w, NULL, b, NN_ACT_RELU, y2, scratch, 2);
         CHECK_MSG(rel_err(y2, y1, ny) < 1e-5, "algo %d shape %d forward", nn_conv_algo, t);

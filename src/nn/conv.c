@@ -573,70 +573,93 @@ static size_t wino_chunk(int m, int h, int w, int cin, int cout, int n) {
     return EMO_CLAMP(nb, 1, (size_t)n);
 }
 
-static size_t wino_scratch(const nn_conv_shape *s) {
+static size_t wino_scratch(const nn_conv_shape *s, int threads) {
     int m = wino_m(s->h, s->w), c = EMO_MAX(s->cin, s->cout);
     size_t planes = (size_t)(m + 2) * (m + 2);
     size_t nb = EMO_MAX(wino_chunk(m, s->h, s->w, s->cin, s->cout, s->n),
                         wino_chunk(m, s->h, s->w, s->cout, s->cin, s->n));
     size_t tiles = nb * (s->h / m) * (s->w / m);
-    return (size_t)s->n * (s->h + 2) * (s->w + 2) * c + planes * tiles * (size_t)(s->cin + s->cout) +
+    return (size_t)s->n * (s->h + 2) * (s->w + 2) * c + planes * tiles * (size_t)(s->cin + s->cout) * EMO_MAX(threads, 1) +
            planes * (size_t)s->cin * s->cout;
 }
 
-/* out (n, h, w, cout) (=, or += with accum) from in (n, h, w, cin). */
+/* One chunk of nb images from image n0 of the padded input xp: transforms
+ * with `threads` threads (1 inside a parallel region), the GEMMs threaded
+ * by dnnl unless already inside one. */
+static void wino_chunk_run(int m, const float *xp, int n0, int nb, int h, int w, int cin, int cout, const float *U,
+                           const float *bias, int relu, int accum, float *out, float *V, float *M, int threads) {
+    int a = m + 2, planes = a * a, hp = h + 2, wp = w + 2, tw = w / m;
+    long tiles1 = (long)(h / m) * tw, tiles = nb * tiles1;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+    for (long t = 0; t < tiles; t++) {
+        int i = n0 + (int)(t / tiles1), r = (int)(t % tiles1), ty = r / tw, tx = r % tw;
+        const float *x0 = xp + (((size_t)i * hp + m * ty) * wp + m * tx) * cin;
+        for (int c = 0; c < cin; c += 16) {
+            __m512 d[36], tt[36], v[36];
+            for (int y = 0; y < a; y++)
+                for (int x = 0; x < a; x++) d[y * a + x] = _mm512_loadu_ps(x0 + ((size_t)y * wp + x) * cin + c);
+            for (int x = 0; x < a; x++) wt_in(m, d + x, a, tt + x, a);        /* columns */
+            for (int y = 0; y < a; y++) wt_in(m, tt + y * a, 1, v + y * a, 1); /* rows */
+            for (int xi = 0; xi < planes; xi++) _mm512_storeu_ps(V + ((size_t)xi * tiles + t) * cin + c, v[xi]);
+        }
+    }
+    for (int xi = 0; xi < planes; xi++)
+        nn_sgemm('N', 'N', (int)tiles, cout, cin, 1, V + (size_t)xi * tiles * cin, cin, U + (size_t)xi * cin * cout,
+                 cout, 0, M + (size_t)xi * tiles * cout, cout);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+    for (long t = 0; t < tiles; t++) {
+        int i = n0 + (int)(t / tiles1), r = (int)(t % tiles1), ty = r / tw, tx = r % tw;
+        float *o0 = out + (((size_t)i * h + m * ty) * w + m * tx) * cout;
+        for (int c = 0; c < cout; c += 16) {
+            __m512 mm[36], sr[4 * 6], yv[4];
+            for (int xi = 0; xi < planes; xi++) mm[xi] = _mm512_loadu_ps(M + ((size_t)xi * tiles + t) * cout + c);
+            for (int x = 0; x < a; x++) {
+                __m512 col[4];
+                wt_out(m, mm + x, a, col);
+                for (int y = 0; y < m; y++) sr[y * a + x] = col[y];
+            }
+            __m512 b = bias ? _mm512_loadu_ps(bias + c) : _mm512_setzero_ps();
+            for (int y = 0; y < m; y++) {
+                wt_out(m, sr + y * a, 1, yv);
+                for (int x = 0; x < m; x++) {
+                    float *o = o0 + ((size_t)y * w + x) * cout + c;
+                    __m512 v = _mm512_add_ps(yv[x], b);
+                    if (accum) v = _mm512_add_ps(v, _mm512_loadu_ps(o));
+                    if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+                    _mm512_storeu_ps(o, v);
+                }
+            }
+        }
+    }
+}
+
+/* out (n, h, w, cout) (=, or += with accum) from in (n, h, w, cin). With
+ * several threads and enough images, each thread runs whole chunks on its
+ * own V/M (one join per layer, GEMMs sequential inside); else the threads
+ * share each chunk. */
 static void wino_conv(const float *in, int n, int h, int w, int cin, int cout, const float *U, const float *bias,
                       int relu, int accum, float *out, float *scratch, int threads) {
-    int m = wino_m(h, w), a = m + 2, planes = a * a;
-    int hp = h + 2, wp = w + 2, th = h / m, tw = w / m;
-    size_t tiles1 = (size_t)th * tw;
+    int m = wino_m(h, w), planes = (m + 2) * (m + 2);
+    size_t tiles1 = (size_t)(h / m) * (w / m);
     float *xp = scratch;
     pad_nhwc(in, n, h, w, cin, 1, xp, threads);
-    int chunk = (int)wino_chunk(m, h, w, cin, cout, n);
-    float *V = xp + (size_t)n * hp * wp * cin, *M = V + (size_t)planes * chunk * tiles1 * cin;
-    for (int n0 = 0; n0 < n; n0 += chunk) {
-        int nb = EMO_MIN(chunk, n - n0);
-        long tiles = (long)nb * (long)tiles1;
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (long t = 0; t < tiles; t++) {
-            int i = n0 + (int)(t / (long)tiles1), r = (int)(t % (long)tiles1), ty = r / tw, tx = r % tw;
-            const float *x0 = xp + (((size_t)i * hp + m * ty) * wp + m * tx) * cin;
-            for (int c = 0; c < cin; c += 16) {
-                __m512 d[36], tt[36], v[36];
-                for (int y = 0; y < a; y++)
-                    for (int x = 0; x < a; x++) d[y * a + x] = _mm512_loadu_ps(x0 + ((size_t)y * wp + x) * cin + c);
-                for (int x = 0; x < a; x++) wt_in(m, d + x, a, tt + x, a);   /* columns */
-                for (int y = 0; y < a; y++) wt_in(m, tt + y * a, 1, v + y * a, 1); /* rows */
-                for (int xi = 0; xi < planes; xi++) _mm512_storeu_ps(V + ((size_t)xi * tiles + t) * cin + c, v[xi]);
-            }
+    int chunk = (int)wino_chunk(m, h, w, cin, cout, n), nchunks = (n + chunk - 1) / chunk;
+    float *work = xp + (size_t)n * (h + 2) * (w + 2) * cin;
+    size_t per = (size_t)planes * chunk * tiles1 * (cin + cout); /* V and M of one chunk */
+    if (threads > 1 && nchunks >= 2 * threads) {
+#pragma omp parallel num_threads(threads)
+        {
+            float *V = work + per * omp_get_thread_num(), *M = V + (size_t)planes * chunk * tiles1 * cin;
+#pragma omp for schedule(dynamic)
+            for (int c = 0; c < nchunks; c++)
+                wino_chunk_run(m, xp, c * chunk, EMO_MIN(chunk, n - c * chunk), h, w, cin, cout, U, bias, relu, accum,
+                               out, V, M, 1);
         }
-        for (int xi = 0; xi < planes; xi++)
-            nn_sgemm('N', 'N', (int)tiles, cout, cin, 1, V + (size_t)xi * tiles * cin, cin,
-                     U + (size_t)xi * cin * cout, cout, 0, M + (size_t)xi * tiles * cout, cout);
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (long t = 0; t < tiles; t++) {
-            int i = n0 + (int)(t / (long)tiles1), r = (int)(t % (long)tiles1), ty = r / tw, tx = r % tw;
-            float *o0 = out + (((size_t)i * h + m * ty) * w + m * tx) * cout;
-            for (int c = 0; c < cout; c += 16) {
-                __m512 mm[36], sr[4 * 6], yv[4];
-                for (int xi = 0; xi < planes; xi++) mm[xi] = _mm512_loadu_ps(M + ((size_t)xi * tiles + t) * cout + c);
-                for (int x = 0; x < a; x++) {
-                    __m512 col[4];
-                    wt_out(m, mm + x, a, col);
-                    for (int y = 0; y < m; y++) sr[y * a + x] = col[y];
-                }
-                __m512 b = bias ? _mm512_loadu_ps(bias + c) : _mm512_setzero_ps();
-                for (int y = 0; y < m; y++) {
-                    wt_out(m, sr + y * a, 1, yv);
-                    for (int x = 0; x < m; x++) {
-                        float *o = o0 + ((size_t)y * w + x) * cout + c;
-                        __m512 v = _mm512_add_ps(yv[x], b);
-                        if (accum) v = _mm512_add_ps(v, _mm512_loadu_ps(o));
-                        if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
-                        _mm512_storeu_ps(o, v);
-                    }
-                }
-            }
-        }
+    } else {
+        float *V = work, *M = V + (size_t)planes * chunk * tiles1 * cin;
+        for (int c = 0; c < nchunks; c++)
+            wino_chunk_run(m, xp, c * chunk, EMO_MIN(chunk, n - c * chunk), h, w, cin, cout, U, bias, relu, accum, out,
+                           V, M, threads);
     }
 }
 
@@ -673,7 +696,7 @@ static int direct_bwd_data_ok(const nn_conv_shape *s) { return 0; }
 static int direct_bwd_w_ok(const nn_conv_shape *s) { return 0; }
 static size_t direct_scratch(const nn_conv_shape *s) { return 0; }
 static int wino_ok(const nn_conv_shape *s) { return 0; }
-static size_t wino_scratch(const nn_conv_shape *s) { return 0; }
+static size_t wino_scratch(const nn_conv_shape *s, int threads) { return 0; }
 static size_t wino_packed(const nn_conv_shape *s) { return 0; }
 static void wino_pack(const nn_conv_shape *s, const float *w, float *U, int threads) {}
 static void wino_forward(const nn_conv_shape *s, const float *in, const float *w, const float *packed,
@@ -691,9 +714,9 @@ static void direct_backward_weights(const nn_conv_shape *s, const float *in, con
 
 /* ---- dispatch --------------------------------------------------------------------- */
 
-size_t nn_conv_scratch_floats(const nn_conv_shape *s) {
+size_t nn_conv_scratch_floats(const nn_conv_shape *s, int threads) {
     size_t d = direct_fwd_ok(s) || direct_bwd_data_ok(s) || direct_bwd_w_ok(s) ? direct_scratch(s) : 0;
-    size_t wg = wino_ok(s) ? wino_scratch(s) : 0;
+    size_t wg = wino_ok(s) ? wino_scratch(s, threads) : 0;
     return EMO_MAX(EMO_MAX(im2col_scratch(s), d), wg);
 }
 

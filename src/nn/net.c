@@ -554,7 +554,7 @@ int nn_net_set_batch(nn_net *net, int batch) {
         if (L->kind == NN_DROPOUT) aux += n;
         if (L->kind == NN_CONV) {
             nn_conv_shape s = conv_shape(net, L, batch);
-            size_t f = nn_conv_scratch_floats(&s);
+            size_t f = nn_conv_scratch_floats(&s, net->threads);
             scratch = EMO_MAX(scratch, f);
         }
     }
@@ -583,6 +583,7 @@ int nn_net_set_batch(nn_net *net, int batch) {
     net->n_acts = acts;
     net->n_aux = aux;
     net->scratch_per_thread = scratch;
+    net->scratch_threads = net->threads;
     net->batch_cap = batch;
     net->dlogits = net->dacts + net->layers[net->n_layers - 1].out_off;
     return EMO_OK;
@@ -609,6 +610,26 @@ static double prof_clock(void) {
     struct timespec t;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+/* Scratch for more threads than set_batch sized it for (nn_net_set_threads
+ * after nn_net_set_batch): allocated once per increase. */
+static int grow_scratch(nn_net *net) {
+    size_t need = 0;
+    for (int i = 0; i < net->n_layers; i++)
+        if (net->layers[i].kind == NN_CONV) {
+            nn_conv_shape s = conv_shape(net, &net->layers[i], net->batch_cap);
+            need = EMO_MAX(need, nn_conv_scratch_floats(&s, net->threads));
+        }
+    if (need > net->scratch_per_thread) {
+        float *p = malloc(need * sizeof *p);
+        if (!p) return emo_fail(EMO_ENOMEM, "out of memory for convolution scratch (%zu floats)", need);
+        free(net->scratch);
+        net->scratch = p;
+        net->scratch_per_thread = need;
+    }
+    net->scratch_threads = net->threads;
+    return EMO_OK;
 }
 
 /* Repacks every conv's weights for the direct kernels (inference only). */
@@ -646,6 +667,10 @@ int nn_net_forward(nn_net *net, const float *x, int n, int train) {
     if (n < 1 || n > net->batch_cap)
         return emo_fail(EMO_EINVAL, "forward: batch of %d images, network sized for %d (nn_net_set_batch)", n,
                         net->batch_cap);
+    if (net->threads > net->scratch_threads) {
+        int st = grow_scratch(net);
+        if (st) return st;
+    }
     int caller_threads = omp_get_max_threads();
     omp_set_num_threads(net->threads); /* for the kernels' pragmas and dnnl_sgemm; restored below */
     int st = forward_layers(net, x, n, train);
@@ -764,6 +789,10 @@ static int backward_layers(nn_net *net, float *dx);
 int nn_net_backward_dx(nn_net *net, float *dx) {
     int n = net->batch;
     if (!n) return emo_fail(EMO_ESTATE, "backward: no forward pass yet");
+    if (net->threads > net->scratch_threads) {
+        int st = grow_scratch(net);
+        if (st) return st;
+    }
     int caller_threads = omp_get_max_threads();
     omp_set_num_threads(net->threads);
     int st = backward_layers(net, dx);

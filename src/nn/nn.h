@@ -121,6 +121,7 @@ typedef struct nn_net {
     size_t n_aux;
     float *scratch;       /* convolution scratch, shared by the threads of one kernel */
     size_t scratch_per_thread; /* its size in floats */
+    int scratch_threads;       /* the thread count it was sized for */
     int threads;          /* OpenMP threads (>= 1) */
     uint64_t rng;         /* dropout */
     float *dlogits;       /* (batch_cap, n_out): loss gradient, backward's input */
@@ -260,8 +261,9 @@ void nn_conv_forward_ref(const nn_conv_shape *s, const float *in, const float *w
  * NULL) accumulate; din (may be NULL) is overwritten or added to (acc). */
 void nn_conv_backward_ref(const nn_conv_shape *s, const float *in, const float *w, const float *dout,
                           float *dw, float *db, float *din, int acc);
-/* scratch holds at least nn_conv_scratch_floats(s) floats per thread. */
-size_t nn_conv_scratch_floats(const nn_conv_shape *s);
+/* scratch holds at least nn_conv_scratch_floats(s, threads) floats, for
+ * calls with up to `threads` threads. */
+size_t nn_conv_scratch_floats(const nn_conv_shape *s, int threads);
 /* packed: w rearranged by nn_conv_pack (inference reuses it), or NULL. */
 void nn_conv_forward(const nn_conv_shape *s, const float *in, const float *w, const float *packed, const float *b,
                      nn_act act, float *out, float *scratch, int threads);
