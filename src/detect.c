@@ -47,14 +47,15 @@ typedef struct haar_stump {
     int32_t ofs[3][4]; /* corner offsets from the window's top-left sum */
     float w[3];
     int nrects;
-    float thr, left, right;
+    float thr;
+    double lr[2]; /* leaf values (floats, widened): left (feature < thr), right */
 } haar_stump;
 
 /* A feature node of a small tree (Haar) for the vector path. */
 typedef struct lbp_stump {
     int32_t ofs[16];
     uint32_t subset[8];
-    float left, right;
+    double lr[2]; /* leaf values: left (code in subset), right */
 } lbp_stump;
 
 typedef struct layout {
@@ -301,8 +302,8 @@ static void compile(emo_detector *d, int stride) {
                 /* OpenCV's stumps take leaf 0 on the left, leaf 1 on the
                  * right, whatever the node's child indices say. */
                 const float *lv = c->leaves + c->trees[t].first_leaf;
-                s->left = lv[0];
-                s->right = lv[1];
+                s->lr[0] = lv[0];
+                s->lr[1] = lv[1];
             }
         if (L->ls)
             for (int t = 0; t < c->ntrees; t++) {
@@ -312,8 +313,8 @@ static void compile(emo_detector *d, int stride) {
                 memcpy(s->ofs, L->fofs[n->feature], sizeof s->ofs);
                 memcpy(s->subset, c->subsets + (size_t)ni * 8, sizeof s->subset);
                 const float *lv = c->leaves + c->trees[t].first_leaf;
-                s->left = lv[0];
-                s->right = lv[1];
+                s->lr[0] = lv[0];
+                s->lr[1] = lv[1];
             }
     }
 }
@@ -716,7 +717,7 @@ static int eval_stages(const emo_detector *d, const layout *L, const int32_t *p,
                             h->w[1] * (float)(p[o[4]] - p[o[5]] - p[o[6]] + p[o[7]]);
                 if (h->nrects > 2) ret += h->w[2] * (float)(p[o[8]] - p[o[9]] - p[o[10]] + p[o[11]]);
                 double val = ret * vnf;
-                sum += val < h->thr ? h->left : h->right;
+                sum += h->lr[!(val < h->thr)]; /* an index, not a branch: unpredictable */
             }
             tree += st->ntrees;
             if (sum < st->threshold) return -si;
@@ -737,7 +738,7 @@ static int eval_stages(const emo_detector *d, const layout *L, const int32_t *p,
                            (BS(10, 11, 14, 15) >= cv ? 8 : 0) | (BS(9, 10, 13, 14) >= cv ? 4 : 0) |
                            (BS(8, 9, 12, 13) >= cv ? 2 : 0) | (BS(4, 5, 8, 9) >= cv ? 1 : 0);
 #undef BS
-                sum += (l->subset[code >> 5] & (1u << (code & 31))) ? l->left : l->right;
+                sum += l->lr[!(l->subset[code >> 5] & (1u << (code & 31)))];
             }
             tree += st->ntrees;
             if (sum < st->threshold) return -si;
@@ -775,7 +776,7 @@ static int eval_stages(const emo_detector *d, const layout *L, const int32_t *p,
                     left = (sub[code >> 5] & (1u << (code & 31))) != 0;
                 }
                 if (c->max_nodes == 1) idx = left ? 0 : -1; /* OpenCV's stumps: leaves 0 and 1 */
-                else idx = left ? nd->left : nd->right;
+                else idx = (&nd->left)[!left]; /* left, right adjacent: no branch */
             } while (idx > 0);
             sum += c->leaves[tr->first_leaf - idx];
         }
@@ -936,13 +937,13 @@ static inline __attribute__((always_inline)) __mmask16 stages16(const emo_detect
                 const haar_stump *hs = &l->L->hs[tree + k];
                 __mmask16 m = _mm512_cmp_ps_mask(haar16(l, hs->ofs[0], hs->w, hs->nrects, vnf),
                                                  _mm512_set1_ps(hs->thr), _CMP_LT_OQ);
-                acc16d(&a0, &a1, m, _mm512_set1_pd(hs->left), _mm512_set1_pd(hs->right));
+                acc16d(&a0, &a1, m, _mm512_set1_pd(hs->lr[0]), _mm512_set1_pd(hs->lr[1]));
             }
         } else if (l->L->ls) {
             for (int k = 0; k < st->ntrees; k++) {
                 const lbp_stump *ls = &l->L->ls[tree + k];
                 __mmask16 m = in_subset16(lbp16(l, ls->ofs), ls->subset);
-                acc16d(&a0, &a1, m, _mm512_set1_pd(ls->left), _mm512_set1_pd(ls->right));
+                acc16d(&a0, &a1, m, _mm512_set1_pd(ls->lr[0]), _mm512_set1_pd(ls->lr[1]));
             }
         } else {
             /* Trees: each node's test where some lane stands, then one sweep
@@ -1051,7 +1052,7 @@ static int eval_lbp16(const emo_detector *d, const layout *L, const uint16_t *p,
                        (BS(10, 11, 14, 15) >= cv ? 8 : 0) | (BS(9, 10, 13, 14) >= cv ? 4 : 0) |
                        (BS(8, 9, 12, 13) >= cv ? 2 : 0) | (BS(4, 5, 8, 9) >= cv ? 1 : 0);
 #undef BS
-            sum += (l->subset[code >> 5] & (1u << (code & 31))) ? l->left : l->right;
+            sum += l->lr[!(l->subset[code >> 5] & (1u << (code & 31)))];
         }
         tree += st->ntrees;
         if (sum < st->threshold) return -si;
@@ -1102,7 +1103,7 @@ static inline __mmask32 stages32(const emo_detector *d, const layout *L, const u
         for (int k = 0; k < st->ntrees; k++) {
             const lbp_stump *ls = &L->ls[tree + k];
             __mmask32 m = in_subset32(lbp32(p, ls->ofs), ls->subset);
-            __m512d lf = _mm512_set1_pd(ls->left), rt = _mm512_set1_pd(ls->right);
+            __m512d lf = _mm512_set1_pd(ls->lr[0]), rt = _mm512_set1_pd(ls->lr[1]);
             a0 = _mm512_add_pd(a0, _mm512_mask_blend_pd((__mmask8)m, rt, lf));
             a1 = _mm512_add_pd(a1, _mm512_mask_blend_pd((__mmask8)(m >> 8), rt, lf));
             a2 = _mm512_add_pd(a2, _mm512_mask_blend_pd((__mmask8)(m >> 16), rt, lf));
