@@ -776,7 +776,7 @@ static int eval_stages(const emo_detector *d, const layout *L, const int32_t *p,
                     left = (sub[code >> 5] & (1u << (code & 31))) != 0;
                 }
                 if (c->max_nodes == 1) idx = left ? 0 : -1; /* OpenCV's stumps: leaves 0 and 1 */
-                else idx = (&nd->left)[!left]; /* left, right adjacent: no branch */
+                else idx = nd->right + (nd->left - nd->right) * (int)left; /* no branch */
             } while (idx > 0);
             sum += c->leaves[tr->first_leaf - idx];
         }
