@@ -20,6 +20,7 @@
 int nn_conv_algo = NN_CONV_AUTO;
 int nn_dw_chunk_bytes = 768 << 10;
 int nn_direct_rx = 0;
+int nn_wino_dw = 1; /* 0 keeps the weight gradient off Winograd (benchmarks) */
 int nn_wino_m = 0; /* 2 forces F(2x2, 3x3) everywhere (tests, benchmarks) */ /* tile choice: 0 auto; 8 or 6 force one (benchmarks) */
 
 void nn_sgemm(char ta, char tb, int m, int n, int k, float alpha, const float *a, int lda,
@@ -476,6 +477,11 @@ static void direct_backward_weights(const nn_conv_shape *s, const float *in, con
 
 static int wino_m(int h, int w) { return h % 4 == 0 && w % 4 == 0 && nn_wino_m != 2 ? 4 : 2; }
 
+static int wino_ok(const nn_conv_shape *s);
+/* Weight gradient by F(3x3, 2x2): where the forward uses Winograd, unless
+ * nn_wino_dw is 0 (benchmarks). */
+static int wino_dw_ok(const nn_conv_shape *s) { return nn_wino_dw && wino_ok(s); }
+
 static int wino_ok(const nn_conv_shape *s) {
     return (nn_conv_algo == NN_CONV_AUTO || nn_conv_algo == NN_CONV_WINOGRAD) && s->k == 3 && s->stride == 1 &&
            s->pad == 1 && s->groups == 1 && s->h % 2 == 0 && s->w % 2 == 0 && s->cin % 16 == 0 &&
@@ -690,14 +696,109 @@ static void wino_backward_data(const nn_conv_shape *s, const float *w, const flo
                  -3 * (ptrdiff_t)s->cin, -(ptrdiff_t)s->cin, U, threads);
     wino_conv(dout, s->n, s->h, s->w, s->cout, s->cin, U, NULL, 0, acc, din, scratch + wino_packed(s), threads);
 }
+
+/* Weight gradient by Winograd F(3x3, 2x2): for every 2x2 tile of dout and
+ * the 4x4 padded-input patch under it, dW (3x3) = A^T [(G g G^T) . (B^T d B)] A
+ * with g the dout tile; the sum over tiles moves inside, so per transformed
+ * point xi it is one GEMM S[xi] (Cin, Cout) += V[xi]^T (Cin, tiles) x
+ * D[xi] (tiles, Cout), and A^T S A runs once at the end. Points 0, 1, -1, inf:
+ * B^T d = (d0 - d2, d1 + d2, d2 - d1, d3 - d1), G g = (g0, (g0+g1)/2,
+ * (g0-g1)/2, g1), A^T s = (s0 + s1 + s2, s1 - s2, s1 + s2 + s3). */
+static inline void wg_in(const __m512 *d, int st, __m512 *o, int os) {
+    o[0] = _mm512_sub_ps(d[0], d[2 * st]);
+    o[os] = _mm512_add_ps(d[st], d[2 * st]);
+    o[2 * os] = _mm512_sub_ps(d[2 * st], d[st]);
+    o[3 * os] = _mm512_sub_ps(d[3 * st], d[st]);
+}
+
+static inline void wg_g(const __m512 *g, int st, __m512 *o, int os) {
+    __m512 h = _mm512_set1_ps(0.5f);
+    o[0] = g[0];
+    o[os] = _mm512_mul_ps(h, _mm512_add_ps(g[0], g[st]));
+    o[2 * os] = _mm512_mul_ps(h, _mm512_sub_ps(g[0], g[st]));
+    o[3 * os] = g[st];
+}
+
+static size_t wino_dw_chunk(const nn_conv_shape *s) {
+    size_t tiles1 = (size_t)(s->h / 2) * (s->w / 2);
+    size_t nb = (512u << 10) / (16 * tiles1 * (size_t)(s->cin + s->cout));
+    nb = EMO_MAX(nb, (128 + tiles1 - 1) / tiles1);
+    return EMO_CLAMP(nb, 1, (size_t)s->n);
+}
+
+static size_t wino_dw_scratch(const nn_conv_shape *s) {
+    size_t tiles = wino_dw_chunk(s) * (s->h / 2) * (s->w / 2);
+    return (size_t)s->n * (s->h + 2) * (s->w + 2) * s->cin + 16 * tiles * (size_t)(s->cin + s->cout) +
+           16 * (size_t)s->cin * s->cout;
+}
+
+static void wino_backward_weights(const nn_conv_shape *s, const float *in, const float *dout, float *dw,
+                                  float *scratch, int threads) {
+    int h = s->h, w = s->w, cin = s->cin, cout = s->cout, hp = h + 2, wp = w + 2, tw = w / 2;
+    long tiles1 = (long)(h / 2) * tw;
+    float *xp = scratch;
+    pad_nhwc(in, s->n, h, w, cin, 1, xp, threads);
+    int chunk = (int)wino_dw_chunk(s);
+    float *V = xp + (size_t)s->n * hp * wp * cin, *D = V + 16 * (size_t)chunk * tiles1 * cin;
+    float *S = D + 16 * (size_t)chunk * tiles1 * cout;
+    for (int n0 = 0; n0 < s->n; n0 += chunk) {
+        int nb = EMO_MIN(chunk, s->n - n0);
+        long tiles = nb * tiles1;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+        for (long t = 0; t < tiles; t++) {
+            int i = n0 + (int)(t / tiles1), r = (int)(t % tiles1), ty = r / tw, tx = r % tw;
+            const float *x0 = xp + (((size_t)i * hp + 2 * ty) * wp + 2 * tx) * cin;
+            for (int c = 0; c < cin; c += 16) {
+                __m512 d[16], tt[16], v[16];
+                for (int y = 0; y < 4; y++)
+                    for (int x = 0; x < 4; x++) d[y * 4 + x] = _mm512_loadu_ps(x0 + ((size_t)y * wp + x) * cin + c);
+                for (int x = 0; x < 4; x++) wg_in(d + x, 4, tt + x, 4);
+                for (int y = 0; y < 4; y++) wg_in(tt + y * 4, 1, v + y * 4, 1);
+                for (int xi = 0; xi < 16; xi++) _mm512_storeu_ps(V + ((size_t)xi * tiles + t) * cin + c, v[xi]);
+            }
+            const float *g0 = dout + (((size_t)i * h + 2 * ty) * w + 2 * tx) * cout;
+            for (int c = 0; c < cout; c += 16) {
+                __m512 g[4], tg[8], u[16];
+                for (int y = 0; y < 2; y++)
+                    for (int x = 0; x < 2; x++) g[y * 2 + x] = _mm512_loadu_ps(g0 + ((size_t)y * w + x) * cout + c);
+                for (int x = 0; x < 2; x++) wg_g(g + x, 2, tg + x, 2); /* columns: (4, 2) */
+                for (int y = 0; y < 4; y++) wg_g(tg + y * 2, 1, u + y * 4, 1);
+                for (int xi = 0; xi < 16; xi++) _mm512_storeu_ps(D + ((size_t)xi * tiles + t) * cout + c, u[xi]);
+            }
+        }
+        for (int xi = 0; xi < 16; xi++)
+            nn_sgemm('T', 'N', cin, cout, (int)tiles, 1, V + (size_t)xi * tiles * cin, cin, D + (size_t)xi * tiles * cout,
+                     cout, n0 ? 1 : 0, S + (size_t)xi * cin * cout, cout);
+    }
+    /* dw[co][ky][kx][ci] += (A^T S A)[ky][kx] */
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int co = 0; co < cout; co++)
+        for (int ci = 0; ci < cin; ci++) {
+            float sm[16], t[3][4];
+            for (int xi = 0; xi < 16; xi++) sm[xi] = S[((size_t)xi * cin + ci) * cout + co];
+            for (int x = 0; x < 4; x++) {
+                t[0][x] = sm[x] + sm[4 + x] + sm[8 + x];
+                t[1][x] = sm[4 + x] - sm[8 + x];
+                t[2][x] = sm[4 + x] + sm[8 + x] + sm[12 + x];
+            }
+            for (int y = 0; y < 3; y++) {
+                float o[3] = {t[y][0] + t[y][1] + t[y][2], t[y][1] - t[y][2], t[y][1] + t[y][2] + t[y][3]};
+                for (int x = 0; x < 3; x++) dw[(((size_t)co * 3 + y) * 3 + x) * cin + ci] += o[x];
+            }
+        }
+}
 #else
 static int direct_fwd_ok(const nn_conv_shape *s) { return 0; }
 static int direct_bwd_data_ok(const nn_conv_shape *s) { return 0; }
 static int direct_bwd_w_ok(const nn_conv_shape *s) { return 0; }
 static size_t direct_scratch(const nn_conv_shape *s) { return 0; }
 static int wino_ok(const nn_conv_shape *s) { return 0; }
+static int wino_dw_ok(const nn_conv_shape *s) { return 0; }
 static size_t wino_scratch(const nn_conv_shape *s, int threads) { return 0; }
 static size_t wino_packed(const nn_conv_shape *s) { return 0; }
+static size_t wino_dw_scratch(const nn_conv_shape *s) { return 0; }
+static void wino_backward_weights(const nn_conv_shape *s, const float *in, const float *dout, float *dw,
+                                  float *scratch, int threads) {}
 static void wino_pack(const nn_conv_shape *s, const float *w, float *U, int threads) {}
 static void wino_forward(const nn_conv_shape *s, const float *in, const float *w, const float *packed,
                          const float *b, nn_act act, float *out, float *scratch, int threads) {}
@@ -716,7 +817,7 @@ static void direct_backward_weights(const nn_conv_shape *s, const float *in, con
 
 size_t nn_conv_scratch_floats(const nn_conv_shape *s, int threads) {
     size_t d = direct_fwd_ok(s) || direct_bwd_data_ok(s) || direct_bwd_w_ok(s) ? direct_scratch(s) : 0;
-    size_t wg = wino_ok(s) ? wino_scratch(s, threads) : 0;
+    size_t wg = wino_ok(s) ? EMO_MAX(wino_scratch(s, threads), wino_dw_scratch(s)) : 0;
     return EMO_MAX(EMO_MAX(im2col_scratch(s), d), wg);
 }
 
@@ -747,7 +848,12 @@ void nn_conv_backward(const nn_conv_shape *s, const float *in, const float *w, c
             for (int j = 0; j < s->cout; j++) db[j] += d[j];
         }
     }
-    if (dwd) direct_backward_weights(s, in, dout, dw, scratch, threads);
+    if (dw && wino_dw_ok(s)) {
+        wino_backward_weights(s, in, dout, dw, scratch, threads);
+        dwd = 1;
+    } else if (dwd) {
+        direct_backward_weights(s, in, dout, dw, scratch, threads);
+    }
     if (din && wino_ok(s)) {
         wino_backward_data(s, w, dout, din, acc, scratch, threads);
         dind = 1;

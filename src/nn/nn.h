@@ -252,6 +252,7 @@ typedef struct nn_conv_shape {
 enum { NN_CONV_AUTO = 0, NN_CONV_IM2COL = 1, NN_CONV_DIRECT = 2, NN_CONV_WINOGRAD = 3 };
 extern int nn_conv_algo;
 extern int nn_wino_m; /* 0: F(4x4,3x3) where sides are multiples of 4; 2: always F(2x2,3x3) */
+extern int nn_wino_dw; /* 1: weight gradients by F(3x3,2x2) where Winograd applies */
 
 /* Naive reference (direct loops) and fast (direct or im2col + dnnl_sgemm) versions.
  * out (n, oh, ow, cout) = conv(in) + b (b may be NULL), then act. */
