@@ -8,6 +8,7 @@
 #include "track.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,9 @@ struct emo_pipeline {
     const char *names[EMO_PIPELINE_MAX_CLASSES];
     emo_tracker tracker;
     long frame;
-    emo_image grey, square, crops[MAX_FACES];
+    emo_image grey, square, tilted, crops[MAX_FACES];
     emo_rect found[MAX_FACES];
+    float angle[MAX_FACES]; /* head tilt of found[i] in radians (0: upright) */
     float probs[MAX_FACES * EMO_PIPELINE_MAX_CLASSES];
 };
 
@@ -36,7 +38,7 @@ emo_pipeline_params emo_pipeline_params_default(void) {
         .detect = emo_detect_params_default(),
         .smooth = 0.6f,
         .detect_every = 1,
-        .crop_scale = 1.0f,
+        .crop_scale = 1.4f,
         .threads = 0,
     };
     return p;
@@ -131,6 +133,7 @@ void emo_pipeline_close(emo_pipeline *pl) {
     emo_model_free(pl->model);
     emo_image_free(&pl->grey);
     emo_image_free(&pl->square);
+    emo_image_free(&pl->tilted);
     for (int i = 0; i < MAX_FACES; i++) emo_image_free(&pl->crops[i]);
     free(pl);
 }
@@ -219,11 +222,73 @@ static int find_faces(emo_pipeline *pl) {
     return total;
 }
 
+/* Frontal cascades miss a head tilted by more than ~15 degrees. For a known
+ * face the detector lost, search a window around it rotated by +-TILT: the
+ * window (side 2x the face) is warped upright, searched for a face of about
+ * the known size, and a hit is mapped back to the frame, remembering the
+ * tilt so the crop for the classifier is taken upright too. */
+#define TILT 0.35f /* 20 degrees */
+
+static bool search_tilted(emo_pipeline *pl, const emo_track *tr, emo_rect *hit, float *angle) {
+    emo_track_box b = tr->box;
+    int side = 2 * EMO_MAX(b.w, b.h);
+    float cx = b.x + b.w * 0.5f, cy = b.y + b.h * 0.5f, half = side * 0.5f;
+    emo_detect_params dp = pl->params.detect;
+    dp.threads = 1; /* small window: not worth a thread team */
+    dp.min_size = EMO_MAX(b.w * 2 / 3, 8);
+    dp.max_size = b.w * 3 / 2;
+    dp.roi = (emo_rect){0, 0, 0, 0};
+    for (int k = 0; k < 2; k++) {
+        float a = k ? -TILT : TILT, ca = cosf(a), sa = sinf(a);
+        /* window pixel (u, v) -> frame (cx, cy) + R(a) (u - half, v - half) */
+        float m[6] = {ca, -sa, cx - ca * half + sa * half, sa, ca, cy - sa * half - ca * half};
+        if (emo_image_warp_affine(&pl->grey, &pl->tilted, m, side, side)) return false;
+        emo_rect r[8];
+        int n = emo_detect(pl->det, &pl->tilted, &dp, r, 8);
+        if (n <= 0) continue;
+        int best = 0;
+        float bd = 1e30f;
+        for (int i = 0; i < n && i < 8; i++) {
+            float dx = r[i].x + r[i].w * 0.5f - half, dy = r[i].y + r[i].h * 0.5f - half;
+            if (dx * dx + dy * dy < bd) bd = dx * dx + dy * dy, best = i;
+        }
+        float u = r[best].x + r[best].w * 0.5f - half, v = r[best].y + r[best].h * 0.5f - half;
+        float fx = cx + ca * u - sa * v, fy = cy + sa * u + ca * v;
+        int w = r[best].w;
+        *hit = (emo_rect){(int)lrintf(fx - w * 0.5f), (int)lrintf(fy - w * 0.5f), w, w};
+        *angle = a;
+        return true;
+    }
+    return false;
+}
+
+/* Adds tilted hits for tracks seen last frame that no box of this frame
+ * continues. */
+static int add_tilted(emo_pipeline *pl, int n) {
+    for (int k = 0; k < pl->tracker.n && n < MAX_FACES; k++) {
+        const emo_track *tr = &pl->tracker.tracks[k];
+        if (tr->missing > 0) continue;
+        bool matched = false;
+        for (int i = 0; i < n && !matched; i++) {
+            emo_rect r = pl->found[i];
+            matched = emo_track_iou((emo_track_box){r.x, r.y, r.w, r.h}, tr->box) >= pl->tracker.min_iou;
+        }
+        if (!matched && search_tilted(pl, tr, &pl->found[n], &pl->angle[n])) n++;
+    }
+    return n;
+}
+
 /* The model's input crop for a face box: a square of side crop_scale * box
  * around the box centre (border replicated), area-resized to the input size. */
-static int crop_face(emo_pipeline *pl, emo_rect r, emo_image *out) {
+static int crop_face(emo_pipeline *pl, emo_rect r, float angle, emo_image *out) {
     float side = pl->params.crop_scale * (float)EMO_MAX(r.w, r.h);
     float cx = r.x + r.w * 0.5f, cy = r.y + r.h * 0.5f;
+    if (angle != 0) { /* upright crop of a tilted head: one warp straight to the input size */
+        float k = side / (float)pl->in_w, ca = cosf(angle) * k, sa = sinf(angle) * k;
+        float hw = pl->in_w * 0.5f, hh = pl->in_h * 0.5f;
+        float m[6] = {ca, -sa, cx - ca * hw + sa * hh, sa, ca, cy - sa * hw - ca * hh};
+        return emo_image_warp_affine(&pl->grey, out, m, pl->in_w, pl->in_h);
+    }
     int s = (int)(side + 0.5f), x = (int)(cx - side * 0.5f + 0.5f), y = (int)(cy - side * 0.5f + 0.5f);
     if (s < 1) s = 1;
     int st = emo_image_crop(&pl->grey, &pl->square, x, y, s, s);
@@ -234,7 +299,7 @@ static int crop_face(emo_pipeline *pl, emo_rect r, emo_image *out) {
 int emo_pipeline_crop(emo_pipeline *pl, const emo_image *frame, emo_rect box, emo_image *out) {
     if (!pl || !frame || !out) return emo_fail(EMO_EINVAL, "emo_pipeline_crop: missing argument");
     int s = emo_image_to_grey(frame, &pl->grey);
-    return s ? s : crop_face(pl, box, out);
+    return s ? s : crop_face(pl, box, 0, out);
 }
 
 int emo_pipeline_process(emo_pipeline *pl, const emo_image *frame, emo_face *faces, int capacity) {
@@ -246,13 +311,15 @@ int emo_pipeline_process(emo_pipeline *pl, const emo_image *frame, emo_face *fac
     if (s) return s;
     int n = find_faces(pl);
     if (n < 0) return n;
+    memset(pl->angle, 0, sizeof pl->angle);
+    n = add_tilted(pl, n);
     emo_track_box boxes[MAX_FACES];
     int slot[MAX_FACES];
     for (int i = 0; i < n; i++) boxes[i] = (emo_track_box){pl->found[i].x, pl->found[i].y, pl->found[i].w, pl->found[i].h};
     emo_tracker_update(&pl->tracker, boxes, n, slot);
     pl->frame++;
     for (int i = 0; i < n; i++)
-        if ((s = crop_face(pl, pl->found[i], &pl->crops[i]))) return s;
+        if ((s = crop_face(pl, pl->found[i], pl->angle[i], &pl->crops[i]))) return s;
     if (n > 0 && (s = emo_classify(pl->model, pl->crops, n, pl->probs))) return s;
     int K = pl->nclasses;
     for (int i = 0; i < n && i < capacity; i++) {
