@@ -245,16 +245,19 @@ typedef struct nn_conv_shape {
     int k, stride, pad, groups;
 } nn_conv_shape;
 
-/* Which fast convolution nn_conv_forward/backward use: AUTO picks the
- * AVX-512 direct kernels where they apply (stride 1, no groups, channels
- * multiples of 32) where they are faster and im2col + GEMM elsewhere;
- * IM2COL and DIRECT force one (benchmarks, tests). Process-wide. */
+/* Which fast convolution nn_conv_forward/backward use: AUTO picks, per
+ * shape, Winograd (3x3 stride-1 pad-1, even sides, 32+ channels), the
+ * AVX-512 direct kernels (stride 1, no groups, channels multiples of 32) or
+ * im2col + GEMM, whichever measured fastest (docs/BENCHMARKS.md); IM2COL,
+ * DIRECT and WINOGRAD prefer one where it applies (benchmarks, tests).
+ * Process-wide, not thread-safe: set it before using networks. */
 enum { NN_CONV_AUTO = 0, NN_CONV_IM2COL = 1, NN_CONV_DIRECT = 2, NN_CONV_WINOGRAD = 3 };
 extern int nn_conv_algo;
 extern int nn_wino_m; /* 0: F(4x4,3x3) where sides are multiples of 4; 2: always F(2x2,3x3) */
 extern int nn_wino_dw; /* 1: weight gradients by F(3x3,2x2) where Winograd applies */
 
-/* Naive reference (direct loops) and fast (direct or im2col + dnnl_sgemm) versions.
+/* Naive reference (direct loops) and fast versions (Winograd, direct AVX-512
+ * or im2col + dnnl_sgemm, picked per shape: see conv.c).
  * out (n, oh, ow, cout) = conv(in) + b (b may be NULL), then act. */
 void nn_conv_forward_ref(const nn_conv_shape *s, const float *in, const float *w, const float *b,
                          nn_act act, float *out);
