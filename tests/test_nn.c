@@ -739,6 +739,39 @@ static void test_nan_detected(void) {
     nn_net_free(net);
 }
 
+/* Two threads (per-layer splits, per-thread Winograd chunks, dnnl threads)
+ * train to the same parameters as one, up to rounding. */
+static void test_threads_agree(void) {
+    const char *cfg = "input size=48\nconv filters=32 size=3 pad=1 bias=0\nbn\nrelu\n"
+                      "conv filters=32 size=3 pad=1 bias=0\nbn\nrelu\nmaxpool size=2\n"
+                      "conv filters=64 size=3 pad=1\nrelu\ngap\nlinear out=7\n";
+    nn_net *a = NULL, *b = NULL;
+    CHECK_OK(nn_net_from_cfg(&a, cfg, "t1"));
+    CHECK_OK(nn_net_from_cfg(&b, cfg, "t2"));
+    if (!a || !b) {
+        nn_net_free(a);
+        nn_net_free(b);
+        return;
+    }
+    nn_net_init_params(a, 9);
+    nn_net_init_params(b, 9);
+    nn_net_set_threads(b, 2);
+    CHECK_OK(nn_net_set_batch(a, 4));
+    CHECK_OK(nn_net_set_batch(b, 4));
+    nn_optim opt = nn_optim_default(NN_SGD);
+    train_steps(a, &opt, 2, 5);
+    train_steps(b, &opt, 2, 5);
+    CHECK_MSG(rel_err(b->params, a->params, a->n_params) < 1e-5, "params: %g", rel_err(b->params, a->params, a->n_params));
+    float x[4 * 48 * 48];
+    uint64_t seed = 3;
+    frand(x, 4 * 48 * 48, &seed);
+    nn_net_forward(a, x, 4, 0);
+    nn_net_forward(b, x, 4, 0);
+    CHECK(rel_err(nn_net_output(b), nn_net_output(a), 28) < 1e-4);
+    nn_net_free(a);
+    nn_net_free(b);
+}
+
 static void test_schedules(void) {
     nn_schedule s = {.kind = NN_SCHED_COSINE, .base_lr = 0.1f, .min_lr = 0.001f, .warmup_steps = 10, .total_steps = 110};
     CHECK_NEAR(nn_schedule_lr(&s, 0), 0.01, 1e-7);
@@ -791,6 +824,7 @@ static const test_case cases[] = {
     {"model_bad_files", test_model_bad_files},
     {"checkpoint_resume", test_checkpoint_resume},
     {"nan_detected", test_nan_detected},
+    {"threads_agree", test_threads_agree},
     {"schedules", test_schedules},
     {"dropout", test_dropout},
 };
