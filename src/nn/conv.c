@@ -265,8 +265,9 @@ static int direct_bwd_data_ok(const nn_conv_shape *s) {
            s->k - 1 - s->pad >= 0;
 }
 static int direct_bwd_w_ok(const nn_conv_shape *s) {
-    return nn_conv_algo != NN_CONV_IM2COL && s->stride == 1 && s->groups == 1 && s->cin % 8 == 0 &&
-           s->cout % 32 == 0 && s->k > 1 && (s->oh * s->ow >= 1024 || nn_conv_algo == NN_CONV_DIRECT);
+    return nn_conv_algo != NN_CONV_IM2COL && s->stride == 1 && s->groups == 1 &&
+           (s->cin % 8 == 0 || (s->cin == 1 && s->k <= 3)) && s->cout % 32 == 0 && s->k > 1 &&
+           (s->oh * s->ow >= 1024 || nn_conv_algo == NN_CONV_DIRECT);
 }
 
 /* (n, h, w, c) -> (n, h+2p, w+2p, c) with zero borders. */
@@ -402,6 +403,32 @@ static void dw_tile(const float *xp, const float *dout, int nb, int oh, int ow, 
     }
 }
 
+/* dW for one input channel, k <= 3: taps x 32 channels at co0. */
+static void dw_taps1(const float *xp, const float *dout, int n, int oh, int ow, int cout, int k, int co0, float *dw) {
+    __m512 a0[9], a1[9];
+    int kk = k * k, wp = ow + k - 1, hp = oh + k - 1;
+    for (int t = 0; t < 9; t++) a0[t] = a1[t] = _mm512_setzero_ps();
+    for (int i = 0; i < n; i++)
+        for (int oy = 0; oy < oh; oy++) {
+            const float *x = xp + ((size_t)i * hp + oy) * wp;
+            const float *d = dout + (((size_t)i * oh + oy) * ow) * cout + co0;
+            for (int ox = 0; ox < ow; ox++, d += cout) {
+                __m512 d0 = _mm512_loadu_ps(d), d1 = _mm512_loadu_ps(d + 16);
+                for (int t = 0; t < kk; t++) {
+                    __m512 b = _mm512_set1_ps(x[(size_t)(t / k) * wp + ox + t % k]);
+                    a0[t] = _mm512_fmadd_ps(b, d0, a0[t]);
+                    a1[t] = _mm512_fmadd_ps(b, d1, a1[t]);
+                }
+            }
+        }
+    for (int t = 0; t < kk; t++) {
+        float v[32];
+        _mm512_storeu_ps(v, a0[t]);
+        _mm512_storeu_ps(v + 16, a1[t]);
+        for (int j = 0; j < 32; j++) dw[(size_t)(co0 + j) * kk + t] += v[j];
+    }
+}
+
 static size_t direct_scratch(const nn_conv_shape *s) {
     int p2 = s->k - 1 - s->pad;
     size_t xpad = (size_t)s->n * (s->h + 2 * s->pad) * (s->w + 2 * s->pad) * s->cin;
@@ -442,6 +469,14 @@ static void direct_backward_weights(const nn_conv_shape *s, const float *in, con
     int k = s->k;
     float *xp = scratch + (size_t)k * k * s->cin * s->cout;
     pad_nhwc(in, s->n, s->h, s->w, s->cin, s->pad, xp, threads);
+    if (s->cin == 1) {
+        /* one input channel (a grey first layer): all k*k taps x 32 channels in
+         * registers, one sweep over the images per channel block */
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (int co0 = 0; co0 < s->cout; co0 += 32)
+            dw_taps1(xp, dout, s->n, s->oh, s->ow, s->cout, k, co0, dw);
+        return;
+    }
     int ntile = k * k * (s->cin / 8) * (s->cout / 32);
     int per = s->oh * s->ow;
     size_t xper = (size_t)(s->h + 2 * s->pad) * (s->w + 2 * s->pad) * s->cin, dper = (size_t)per * s->cout;
