@@ -5,9 +5,10 @@
  * LAYOUT
  *   Activations are NHWC float32: a batch is (N, H, W, C), row-major, so the
  *   value of image n, row y, column x, channel c is at ((n*H + y)*W + x)*C + c.
- *   NHWC makes convolution one GEMM per chunk of images, (rows, K) x (K, Cout)
- *   with rows = N*OH*OW and K = KH*KW*Cin, and keeps batch norm, pooling and
- *   the global average pool contiguous over channels.
+ *   NHWC keeps channels contiguous: im2col is one GEMM per chunk of images,
+ *   (rows, K) x (K, Cout) with rows = N*OH*OW and K = KH*KW*Cin; the direct
+ *   and Winograd kernels load 16 channels per AVX-512 vector; batch norm,
+ *   pooling and the global average pool run along contiguous channels.
  *   Conv weights are (Cout, KH, KW, Cin/groups); linear weights (Cout, Cin).
  *   A linear layer reads its input flattened in (H, W, C) order (PyTorch's
  *   Flatten is (C, H, W): permute when importing such weights).
@@ -22,12 +23,12 @@
  *       opt.lr = nn_schedule_lr(&sched, step);
  *       nn_net_zero_grad(net);
  *       nn_net_forward(net, x, n, 1);              // x is (n, H, W, Cin), 1 = train mode
- *       nn_loss_softmax_ce(net, target, label_smoothing, &loss);  // logits -> loss, dlogits
+ *       nn_loss_softmax_ce(net, target, label_smoothing, &loss);  // or _labels(net, labels, ...)
  *       nn_net_backward(net);
  *       if (nn_optim_step(net, &opt, &gnorm)) ...  // EMO_ENUMERIC on NaN/Inf
  *   }
  *   nn_checkpoint_save(net, &opt, "run.ckpt");     // --resume: nn_checkpoint_load
- *   nn_model_save(net, "model.emo", &meta);        // BN folded, for emo_model_load
+ *   nn_model_save(net, &meta, "model.emo");        // BN folded, for emo_model_load
  *   nn_net_free(net);
  *
  * MEMORY
