@@ -624,6 +624,37 @@ static void test_model_round_trip(void) {
     nn_net_free(net);
 }
 
+/* Layers folding cannot remove (bn after relu, silu, residual add, flatten,
+ * strided conv) survive the .emo round trip with the same outputs. */
+static void test_model_unfolded_layers(void) {
+    nn_net *net = NULL;
+    CHECK_OK(nn_net_from_cfg(&net,
+                             "input size=48\nconv filters=8 size=3 stride=2 pad=1\nrelu name=a\nbn\nsilu\n"
+                             "add from=a\navgpool size=4\nconv filters=4 size=1\nflatten\ndropout p=0.5\nlinear out=7\n",
+                             "unfolded"));
+    if (!net) return;
+    nn_net_init_params(net, 4);
+    for (size_t i = 0; i < net->n_stats; i++) net->stats[i] = 0.5f + 0.01f * (float)i; /* var, mean > 0 */
+    CHECK_OK(nn_net_set_batch(net, 2));
+    nn_model_meta meta = toy_meta();
+    CHECK_OK(nn_model_save(net, &meta, test_tmp("unfolded.emo")));
+    emo_model *m = NULL;
+    CHECK_OK(emo_model_load(&m, test_tmp("unfolded.emo")));
+    if (m) {
+        uint8_t pix[2][2304];
+        for (int i = 0; i < 2 * 2304; i++) pix[i / 2304][i % 2304] = (uint8_t)(i * 7);
+        emo_image faces[2] = {{48, 48, 1, 48, pix[0], 0}, {48, 48, 1, 48, pix[1], 0}};
+        float probs[14], x[2 * 2304], want[14], d[14], t[14] = {0};
+        CHECK_OK(emo_classify(m, faces, 2, probs));
+        for (int i = 0; i < 2 * 2304; i++) x[i] = (pix[i / 2304][i % 2304] / 255.0f - 0.5f) / 0.25f;
+        CHECK_OK(nn_net_forward(net, x, 2, 0));
+        nn_softmax_ce(2, 7, nn_net_output(net), t, 0, want, d);
+        CHECK_MSG(rel_err(probs, want, 14) < 1e-5, "unfolded model: %g", rel_err(probs, want, 14));
+        emo_model_free(m);
+    }
+    nn_net_free(net);
+}
+
 static void test_model_bad_files(void) {
     nn_net *net = trained_toy();
     if (!net) return;
@@ -821,6 +852,7 @@ static const test_case cases[] = {
     {"vgg_param_counts", test_vgg_param_counts},
     {"cfg_errors", test_cfg_errors},
     {"model_round_trip", test_model_round_trip},
+    {"model_unfolded_layers", test_model_unfolded_layers},
     {"model_bad_files", test_model_bad_files},
     {"checkpoint_resume", test_checkpoint_resume},
     {"nan_detected", test_nan_detected},
