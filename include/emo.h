@@ -504,7 +504,10 @@ int emo_model_classes(const emo_model *model);
 const char *emo_model_class_name(const emo_model *model, int i);
 /* Face crop size the model takes (48 x 48 for the shipped models). */
 void emo_model_input_size(const emo_model *model, int *w, int *h);
-/* Threads for emo_classify (default 1; 0 = all cores). */
+/* Threads for emo_classify (default 1; 0 = all cores). Several faces are
+ * split between threads in chunks of 8; one face is split inside each layer.
+ * On a machine busy with other programs, OMP_WAIT_POLICY=passive in the
+ * environment keeps waiting threads from spinning (docs/BENCHMARKS.md). */
 void emo_model_set_threads(emo_model *model, int threads);
 /* Forward FLOPs per face (2 per multiply-add of conv and linear layers). */
 double emo_model_flops(const emo_model *model);
