@@ -457,9 +457,9 @@ static void test_plot_confusion(void) {
     }
     CHECK_MSG(dark > 7 * 1000, "%ld dark blue pixels", dark);
     const char *names[20];
-    char buf[20][16];
+    char buf[20][24];
     double big[400];
-    for (int i = 0; i < 20; i++) snprintf(buf[i], 16, "class-%02d", i), names[i] = buf[i];
+    for (int i = 0; i < 20; i++) snprintf(buf[i], sizeof buf[i], "class-%02d", i), names[i] = buf[i];
     for (int i = 0; i < 400; i++) big[i] = i % 21 == 0 ? 10.5 : 0.25;
     CHECK_OK(emo_plot_confusion(&img, NULL, big, 20, names));
     m[3] = -1;
