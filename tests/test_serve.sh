@@ -134,6 +134,11 @@ for i in range(8):
     s = socket.create_connection(('127.0.0.1', port))
     s.sendall(b'POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 33000000\r\n\r\n\xff\xd8')
     held.append(s)
+# The server reserves a body's room when it has read that request's header;
+# give it time to read all eight before the ninth arrives (the order in which
+# its threads read the sockets is not the order they were opened in).
+import time
+time.sleep(1.0)
 s = socket.create_connection(('127.0.0.1', port), timeout=10)
 s.sendall(b'POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 33000000\r\n\r\n')
 head = s.recv(200)
