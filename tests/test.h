@@ -13,10 +13,12 @@
 #define EMO_TEST_H
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 typedef struct test_case {
@@ -92,6 +94,32 @@ static inline const char *test_tmp(const char *name) {
     char *b = buf[i++ & 7];
     snprintf(b, sizeof buf[0], "%s/%s", test_tmpdir(), name);
     return b;
+}
+
+/* Runs `$BUILD/emo ARGS` (printf-style; BUILD defaults to build) through the
+ * shell, its stdout and stderr captured in test_emo_output; returns the exit
+ * status, or -1 if it did not exit normally. */
+#define TEST_EMO_OUTPUT_CAP (1 << 16)
+static inline char *test_emo_output_buf(void) {
+    static char buf[TEST_EMO_OUTPUT_CAP];
+    return buf;
+}
+#define test_emo_output (test_emo_output_buf())
+static inline int test_run_emo(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int test_run_emo(const char *fmt, ...) {
+    char args[4096], cmd[4200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    const char *b = getenv("BUILD");
+    snprintf(cmd, sizeof cmd, "%s/emo %s 2>&1", b && *b ? b : "build", args);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(test_emo_output, 1, TEST_EMO_OUTPUT_CAP - 1, p);
+    test_emo_output[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static inline int test_main(const test_case *cases, int n, int argc, char **argv) {

@@ -3,49 +3,32 @@
 #include "emo.h"
 #include "test.h"
 
-#include <sys/wait.h>
-
-static char out_buf[65536];
-
-/* Runs `emo ARGS` through the shell, capturing stdout+stderr; returns the
- * exit status (or -1 if it did not exit normally). */
-static int run_emo(const char *args) {
-    const char *b = getenv("BUILD");
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s/emo %s 2>&1", b && *b ? b : "build", args);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out_buf, 1, sizeof out_buf - 1, p);
-    out_buf[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static void test_help_and_version(void) {
-    CHECK_EQ_INT(run_emo("--help"), 0);
-    CHECK_STR_CONTAINS(out_buf, "convert");
-    CHECK_EQ_INT(run_emo("--version"), 0);
-    CHECK_STR_CONTAINS(out_buf, emo_version());
-    CHECK_EQ_INT(run_emo("convert --help"), 0);
-    CHECK_STR_CONTAINS(out_buf, "usage: emo convert");
+    CHECK_EQ_INT(test_run_emo("--help"), 0);
+    CHECK_STR_CONTAINS(test_emo_output, "convert");
+    CHECK_EQ_INT(test_run_emo("--version"), 0);
+    CHECK_STR_CONTAINS(test_emo_output, emo_version());
+    CHECK_EQ_INT(test_run_emo("convert --help"), 0);
+    CHECK_STR_CONTAINS(test_emo_output, "usage: emo convert");
 }
 
 static void test_usage_errors(void) {
-    CHECK_EQ_INT(run_emo(""), 2);
-    CHECK_EQ_INT(run_emo("no-such-command"), 2);
-    CHECK_STR_CONTAINS(out_buf, "unknown command");
-    CHECK_EQ_INT(run_emo("convert --no-such-option a b"), 2);
-    CHECK_STR_CONTAINS(out_buf, "unknown option");
-    CHECK_EQ_INT(run_emo("convert only-one-arg"), 2);
-    CHECK_EQ_INT(run_emo("convert --resize 12 a.jpg b.png"), 2);
-    CHECK_EQ_INT(run_emo("convert --quality abc a.jpg b.png"), 2);
+    CHECK_EQ_INT(test_run_emo("%s", ""), 2);
+    CHECK_EQ_INT(test_run_emo("no-such-command"), 2);
+    CHECK_STR_CONTAINS(test_emo_output, "unknown command");
+    CHECK_EQ_INT(test_run_emo("convert --no-such-option a b"), 2);
+    CHECK_STR_CONTAINS(test_emo_output, "unknown option");
+    CHECK_EQ_INT(test_run_emo("convert only-one-arg"), 2);
+    CHECK_EQ_INT(test_run_emo("convert --resize 12 a.jpg b.png"), 2);
+    CHECK_EQ_INT(test_run_emo("convert --quality abc a.jpg b.png"), 2);
 }
 
 static void test_convert_grey_matches_opencv(void) {
     char args[1024];
     snprintf(args, sizeof args, "convert %s %s --grey", test_shared("media/expressions/happy.jpg"),
              test_tmp("h.png"));
-    CHECK_EQ_INT(run_emo(args), 0);
+    CHECK_EQ_INT(test_run_emo("%s", args), 0);
     emo_image a = {0}, b = {0};
     CHECK_OK(emo_image_load(&a, test_tmp("h.png"), 0));
     CHECK_OK(emo_image_load(&b, "tests/data/image/happy_grey.png", 0));
@@ -60,7 +43,7 @@ static void test_convert_grey_matches_opencv(void) {
 
     snprintf(args, sizeof args, "convert %s %s --resize 64x48 --interp area",
              test_shared("media/expressions/happy.jpg"), test_tmp("small.jpg"));
-    CHECK_EQ_INT(run_emo(args), 0);
+    CHECK_EQ_INT(test_run_emo("%s", args), 0);
     CHECK_OK(emo_image_load(&a, test_tmp("small.jpg"), 0));
     CHECK_EQ_INT(a.width, 64);
     CHECK_EQ_INT(a.height, 48);
@@ -73,14 +56,14 @@ static void test_convert_bad_inputs(void) {
     FILE *f = fopen(test_tmp("not-an-image.jpg"), "w");
     if (f) fputs("just text\n", f), fclose(f);
     snprintf(args, sizeof args, "convert %s %s", test_tmp("not-an-image.jpg"), test_tmp("o.png"));
-    CHECK_EQ_INT(run_emo(args), 1);
-    CHECK_STR_CONTAINS(out_buf, "not a JPEG or PNG");
+    CHECK_EQ_INT(test_run_emo("%s", args), 1);
+    CHECK_STR_CONTAINS(test_emo_output, "not a JPEG or PNG");
     snprintf(args, sizeof args, "convert %s %s", test_tmpdir(), test_tmp("o.png"));
-    CHECK_EQ_INT(run_emo(args), 1);
-    CHECK_STR_CONTAINS(out_buf, "directory");
+    CHECK_EQ_INT(test_run_emo("%s", args), 1);
+    CHECK_STR_CONTAINS(test_emo_output, "directory");
     snprintf(args, sizeof args, "convert %s /proc/no/such/dir/o.png", test_shared("media/expressions/sad.jpg"));
-    CHECK_EQ_INT(run_emo(args), 1);
-    CHECK_STR_CONTAINS(out_buf, "cannot write");
+    CHECK_EQ_INT(test_run_emo("%s", args), 1);
+    CHECK_STR_CONTAINS(test_emo_output, "cannot write");
     CHECK(access(test_tmp("o.png"), F_OK) != 0); /* nothing half-written */
 }
 

@@ -4,9 +4,7 @@
 #include "emo.h"
 #include "test.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
-#include <sys/wait.h>
 
 static const char *model_name(void) {
     const char *m = getenv("EMO_TEST_MODEL");
@@ -186,24 +184,6 @@ static void test_bad_inputs(void) {
 
 /* ---- the commands ---- */
 
-static char out_buf[1 << 16];
-
-static int run(const char *fmt, ...) {
-    char args[4096], cmd[4200];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    const char *b = getenv("BUILD");
-    snprintf(cmd, sizeof cmd, "%s/emo %s 2>&1", b && *b ? b : "build", args);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out_buf, 1, sizeof out_buf - 1, p);
-    out_buf[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int count_lines(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
@@ -231,10 +211,10 @@ static int csv_rows(const char *path, int *frames) {
 }
 
 static void test_cmd_image(void) {
-    CHECK_EQ_INT(run("image --model %s --json %s", model_name(), test_shared("media/expressions/happy.jpg")), 0);
-    CHECK_STR_CONTAINS(out_buf, "\"faces\":[{\"box\":[");
-    CHECK_STR_CONTAINS(out_buf, "\"emotion\":\"happy\"");
-    CHECK_EQ_INT(run("image --model %s %s -o %s", model_name(), test_shared("media/faces/bald_guys.jpg"),
+    CHECK_EQ_INT(test_run_emo("image --model %s --json %s", model_name(), test_shared("media/expressions/happy.jpg")), 0);
+    CHECK_STR_CONTAINS(test_emo_output, "\"faces\":[{\"box\":[");
+    CHECK_STR_CONTAINS(test_emo_output, "\"emotion\":\"happy\"");
+    CHECK_EQ_INT(test_run_emo("image --model %s %s -o %s", model_name(), test_shared("media/faces/bald_guys.jpg"),
                      test_tmp("bald.jpg")),
                  0);
     emo_image a = {0};
@@ -244,16 +224,16 @@ static void test_cmd_image(void) {
     /* One bad file among good ones: reported, the others still done. */
     FILE *f = fopen(test_tmp("bad.jpg"), "w");
     if (f) fputs("not an image", f), fclose(f);
-    CHECK_EQ_INT(run("image --model %s --json %s %s", model_name(), test_tmp("bad.jpg"),
+    CHECK_EQ_INT(test_run_emo("image --model %s --json %s %s", model_name(), test_tmp("bad.jpg"),
                      test_shared("media/expressions/sad.jpg")),
                  1);
-    CHECK_STR_CONTAINS(out_buf, "not a JPEG or PNG");
-    CHECK_STR_CONTAINS(out_buf, "sad.jpg");
-    CHECK_EQ_INT(run("image --model %s %s -o /proc/nope/x.jpg", model_name(), test_shared("media/expressions/sad.jpg")), 1);
+    CHECK_STR_CONTAINS(test_emo_output, "not a JPEG or PNG");
+    CHECK_STR_CONTAINS(test_emo_output, "sad.jpg");
+    CHECK_EQ_INT(test_run_emo("image --model %s %s -o /proc/nope/x.jpg", model_name(), test_shared("media/expressions/sad.jpg")), 1);
 }
 
 static void test_cmd_video(void) {
-    CHECK_EQ_INT(run("video --model %s %s -o %s --csv %s --plot %s -q", model_name(),
+    CHECK_EQ_INT(test_run_emo("video --model %s %s -o %s --csv %s --plot %s -q", model_name(),
                      test_shared("media/video/single_face.mp4"), test_tmp("sf.mp4"), test_tmp("sf.csv"),
                      test_tmp("sf.png")),
                  0);
@@ -278,11 +258,11 @@ static void test_cmd_video(void) {
     }
     if (in) fclose(in);
     if (out) fclose(out);
-    int rc = run("video --model %s %s --csv %s -q", model_name(), test_tmp("cut.mp4"), test_tmp("cut.csv"));
+    int rc = test_run_emo("video --model %s %s --csv %s -q", model_name(), test_tmp("cut.mp4"), test_tmp("cut.csv"));
     CHECK(rc == 0 || rc == 1);
     CHECK(count_lines(test_tmp("cut.csv")) > 1);
-    CHECK_EQ_INT(run("video --model %s %s --csv /proc/nope/x.csv", model_name(), test_shared("media/video/single_face.mp4")), 1);
-    CHECK_EQ_INT(run("video --model %s %s", model_name(), test_shared("media/video/single_face.mp4")), 2);
+    CHECK_EQ_INT(test_run_emo("video --model %s %s --csv /proc/nope/x.csv", model_name(), test_shared("media/video/single_face.mp4")), 1);
+    CHECK_EQ_INT(test_run_emo("video --model %s %s", model_name(), test_shared("media/video/single_face.mp4")), 2);
 }
 
 int main(int argc, char **argv) {

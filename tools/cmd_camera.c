@@ -107,12 +107,7 @@ int cmd_camera(int argc, char **argv) {
     cp.device = device;
     cp.fps = fps;
     cp.input = input;
-    emo_pipeline_params pp = emo_pipeline_params_default();
-    pp.model = model;
-    pp.cascade = cascade;
-    pp.detect_every = every;
-    pp.threads = threads;
-    if (smooth >= 0) pp.smooth = smooth;
+    emo_pipeline_params pp = results_pipeline_params(model, cascade, every, threads, smooth);
 
     int status = 1;
     emo_camera *cam = NULL;

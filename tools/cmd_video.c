@@ -131,12 +131,7 @@ int cmd_video(int argc, char **argv) {
         fprintf(stderr, "emo video: nothing to write: give -o, --csv and/or --plot\n");
         return 2;
     }
-    emo_pipeline_params pp = emo_pipeline_params_default();
-    pp.model = model;
-    pp.cascade = cascade;
-    pp.detect_every = every;
-    pp.threads = threads;
-    if (smooth >= 0) pp.smooth = smooth;
+    emo_pipeline_params pp = results_pipeline_params(model, cascade, every, threads, smooth);
 
     int status = 1;
     emo_video *v = NULL;

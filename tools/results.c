@@ -1,6 +1,17 @@
 /* results.c — drawing and CSV rows for the frame-processing commands. */
 #include "results.h"
 
+emo_pipeline_params results_pipeline_params(const char *model, const char *cascade, int every, int threads,
+                                            float smooth) {
+    emo_pipeline_params pp = emo_pipeline_params_default();
+    pp.model = model;
+    pp.cascade = cascade;
+    pp.detect_every = every;
+    pp.threads = threads;
+    if (smooth >= 0) pp.smooth = smooth;
+    return pp;
+}
+
 int results_drawer_open(emo_drawer **out, emo_pipeline *pl) {
     const char *const *names;
     int k = emo_pipeline_classes(pl, &names);

@@ -6,6 +6,10 @@
 #include "emo.h"
 #include <stdio.h>
 
+/* Pipeline parameters from the frame commands' common options (smooth < 0:
+ * the default). */
+emo_pipeline_params results_pipeline_params(const char *model, const char *cascade, int every, int threads,
+                                            float smooth);
 /* A drawer that labels with the pipeline's class names. */
 int results_drawer_open(emo_drawer **out, emo_pipeline *pl);
 /* Draws each face (box, label, emoji, chart) with its smoothed probabilities. */
