@@ -1,6 +1,7 @@
 /* cmd_detect.c — `emo detect IMAGE...`: faces found by a cascade, as text or
  * JSON, optionally drawn into a copy of the image. */
 #include "cli.h"
+#include "json.h"
 #include "commands.h"
 
 #include <stdlib.h>
@@ -25,17 +26,6 @@ static void draw_rect(emo_image *img, emo_rect r, int t, const uint8_t rgb[3]) {
             for (int c = 0; c < img->channels && c < 3; c++) px[c] = img->channels >= 3 ? rgb[c] : rgb[1];
         }
     }
-}
-
-static void json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
 }
 
 static bool is_dir(const char *p) {
@@ -111,7 +101,7 @@ int cmd_detect(int argc, char **argv) {
         int shown = n < MAX_FACES ? n : MAX_FACES;
         if (json) {
             printf("{\"image\":");
-            json_string(stdout, path);
+            json_print_str(stdout, path);
             printf(",\"width\":%d,\"height\":%d,\"faces\":[", grey.width, grey.height);
             for (int k = 0; k < shown; k++)
                 printf("%s{\"x\":%d,\"y\":%d,\"w\":%d,\"h\":%d}", k ? "," : "", faces[k].x, faces[k].y, faces[k].w,

@@ -4,6 +4,7 @@
  * augmentation; as text or JSON, with PNG plots (confusion heat map, and
  * training curves from an `emo train` log). */
 #include "cli.h"
+#include "json.h"
 #include "commands.h"
 #include "progress.h"
 #include "train_util.h"
@@ -19,17 +20,6 @@
 static void warn_cb(void *user, const char *msg) {
     (void)user;
     fprintf(stderr, "emo eval: warning: %s\n", msg);
-}
-
-static void json_str(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') fprintf(f, "\\%c", ch);
-        else if (ch < 0x20) fprintf(f, "\\u%04x", ch);
-        else fputc(ch, f);
-    }
-    fputc('"', f);
 }
 
 /* A training log (`emo train` CSV): columns found by header name. */
@@ -342,20 +332,20 @@ int cmd_eval(int argc, char **argv) {
     const char *tname = !tta ? "none" : shift ? "flip+shift" : "flip";
     if (json) {
         printf("{\"model\":");
-        json_str(stdout, path);
+        json_print_str(stdout, path);
         printf(",\"data\":");
-        json_str(stdout, data);
+        json_print_str(stdout, data);
         printf(",\"split\":\"%s\",\"labels\":\"%s\",\"tta\":\"%s\",\"n\":%lld,\"accuracy\":%.6f,\"macro_f1\":%.6f,"
                "\"classes\":[",
                emo_split_name(sp), lname, tname, mt.n, mt.accuracy, mt.macro_f1);
         for (int k = 0; k < K; k++) {
             if (k) printf(",");
-            json_str(stdout, emo_model_class_name(m, k));
+            json_print_str(stdout, emo_model_class_name(m, k));
         }
         printf("],\"per_class\":{");
         for (int k = 0; k < K; k++) {
             if (k) printf(",");
-            json_str(stdout, emo_model_class_name(m, k));
+            json_print_str(stdout, emo_model_class_name(m, k));
             printf(":{\"precision\":%.6f,\"recall\":%.6f,\"f1\":%.6f,\"support\":%lld}", mt.precision[k], mt.recall[k],
                    mt.f1[k], mt.support[k]);
         }

@@ -159,3 +159,10 @@ void json_face(json_buf *j, const emo_face *f, const char *const *names, int ncl
 }
 
 void json_end_image(json_buf *j) { json_lit(j, "]}"); }
+
+void json_print_str(FILE *f, const char *s) {
+    json_buf j = {0};
+    json_str(&j, s);
+    if (!j.failed && j.data) fwrite(j.data, 1, j.len, f);
+    json_free(&j);
+}

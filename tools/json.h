@@ -19,6 +19,7 @@
 #include "emo.h"
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct json_buf {
     char *data;
@@ -34,6 +35,8 @@ void json_printf(json_buf *j, const char *fmt, ...) __attribute__((format(printf
 /* A quoted string with ", \ and control characters escaped; invalid UTF-8
  * bytes become U+FFFD so the output is always valid JSON. NULL -> null. */
 void json_str(json_buf *j, const char *s);
+/* json_str straight to a stream, for commands that print JSON as they go. */
+void json_print_str(FILE *f, const char *s);
 /* A number with up to 4 significant digits; NaN and Inf -> null. */
 void json_num(json_buf *j, double v);
 /* Writes "," unless the last character written opens an object or array. */
