@@ -803,6 +803,61 @@ static void test_threads_agree(void) {
     nn_net_free(b);
 }
 
+/* Data-parallel training passes (the batch split over 2 and 3 threads,
+ * unevenly: 7 images) give what one thread gives: the training-mode
+ * outputs with bn statistics over the whole batch and one dropout mask,
+ * parameter and input gradients, bn running statistics; also with
+ * nn_data_parallel off (every layer split over the threads instead). */
+static void test_data_parallel(void) {
+    const char *cfg = "input size=24\nconv filters=32 size=3 pad=1 bias=0\nbn\nrelu name=a\n"
+                      "conv filters=32 size=3 pad=1 bias=0\nbn\nadd from=a\nrelu\nmaxpool size=2\n"
+                      "conv filters=64 size=3 pad=1 bias=0\nbn\nrelu\ngap\ndropout p=0.3\nlinear out=7\n";
+    enum { N = 7, RUNS = 4 };
+    int threads[RUNS] = {1, 2, 3, 2}, dp[RUNS] = {1, 1, 1, 0};
+    nn_net *net[RUNS] = {0};
+    float x[N * 24 * 24], dx[RUNS][N * 24 * 24], loss[RUNS];
+    int lab[N] = {0, 1, 2, 3, 4, 5, 6};
+    uint64_t seed = 11;
+    frand(x, N * 24 * 24, &seed);
+    for (int r = 0; r < RUNS; r++) {
+        CHECK_OK(nn_net_from_cfg(&net[r], cfg, "dp"));
+        if (!net[r]) goto done;
+        nn_net_init_params(net[r], 5);
+        nn_net_set_threads(net[r], threads[r]);
+        CHECK_OK(nn_net_set_batch(net[r], N));
+        nn_data_parallel = dp[r];
+        nn_net_zero_grad(net[r]);
+        CHECK_OK(nn_net_forward(net[r], x, N, 1));
+        CHECK_EQ_INT(net[r]->dp, dp[r] && threads[r] > 1 ? threads[r] : 0);
+        CHECK_OK(nn_loss_softmax_ce_labels(net[r], lab, 0.1f, &loss[r]));
+        CHECK_OK(nn_net_backward_dx(net[r], dx[r]));
+    }
+    nn_data_parallel = 1;
+    for (int r = 1; r < RUNS; r++) {
+        nn_net *a = net[0], *b = net[r];
+        CHECK_MSG(fabsf(loss[r] - loss[0]) < 1e-5f, "run %d: loss %g vs %g", r, loss[r], loss[0]);
+        CHECK_MSG(rel_err(b->probs, a->probs, N * 7) < 1e-5, "run %d: probs %g", r, rel_err(b->probs, a->probs, N * 7));
+        CHECK_MSG(rel_err(b->grads, a->grads, a->n_params) < 1e-4, "run %d: grads %g", r,
+                  rel_err(b->grads, a->grads, a->n_params));
+        CHECK_MSG(rel_err(dx[r], dx[0], N * 24 * 24) < 1e-4, "run %d: dx %g", r, rel_err(dx[r], dx[0], N * 24 * 24));
+        CHECK_MSG(rel_err(b->stats, a->stats, a->n_stats) < 1e-5, "run %d: bn running stats %g", r,
+                  rel_err(b->stats, a->stats, a->n_stats));
+    }
+    /* The gradients are not all zero (the comparison means something) and
+     * the other threads' blocks were added in and cleared. */
+    double g = 0;
+    for (size_t i = 0; i < net[0]->n_params; i++) g += fabs(net[0]->grads[i]);
+    CHECK(g > 1e-3);
+    for (size_t i = 0; i < net[2]->n_params * 2; i++)
+        if (net[2]->dp_grads[i] != 0) {
+            CHECK_MSG(0, "dp_grads[%zu] = %g after backward", i, net[2]->dp_grads[i]);
+            break;
+        }
+done:
+    nn_data_parallel = 1;
+    for (int r = 0; r < RUNS; r++) nn_net_free(net[r]);
+}
+
 static void test_schedules(void) {
     nn_schedule s = {.kind = NN_SCHED_COSINE, .base_lr = 0.1f, .min_lr = 0.001f, .warmup_steps = 10, .total_steps = 110};
     CHECK_NEAR(nn_schedule_lr(&s, 0), 0.01, 1e-7);
@@ -857,6 +912,7 @@ static const test_case cases[] = {
     {"checkpoint_resume", test_checkpoint_resume},
     {"nan_detected", test_nan_detected},
     {"threads_agree", test_threads_agree},
+    {"data_parallel", test_data_parallel},
     {"schedules", test_schedules},
     {"dropout", test_dropout},
 };

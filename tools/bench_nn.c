@@ -129,7 +129,7 @@ int bench_nn_train(int argc, char **argv) {
     int batch = 64, threads = 1;
     float seconds = 10, warmup = 2;
     bool profile = false;
-    const char *conv = "auto";
+    const char *conv = "auto", *split = "batch";
     const cli_opt opts[] = {
         {"net", 0, "PATH", "network config (default models/vgg-s.cfg)", .out_str = &cfg},
         {"batch", 'b', "N", "images per step (default 64)", .out_int = &batch},
@@ -138,6 +138,8 @@ int bench_nn_train(int argc, char **argv) {
         {"warmup", 0, "S", "untimed warm-up (default 2)", .out_float = &warmup},
         {"profile", 0, NULL, "print time per layer", .out_flag = &profile},
         {"conv", 0, "auto|im2col", "convolution kernels (default auto: direct AVX-512 where it applies)", .out_str = &conv},
+        {"split", 0, "batch|layers", "with several threads: each thread runs a slice of the batch (default), or "
+                                     "every layer is split over the threads", .out_str = &split},
         {0},
     };
     int npos, r = cli_parse(argc, argv, opts, "[OPTIONS]",
@@ -145,6 +147,11 @@ int bench_nn_train(int argc, char **argv) {
                             &npos);
     if (r) return r == 1 ? 0 : r;
     if (set_conv(conv)) return 2;
+    if (strcmp(split, "batch") && strcmp(split, "layers")) {
+        cli_error("bench train", "--split %s: expected batch or layers", split);
+        return 2;
+    }
+    nn_data_parallel = strcmp(split, "batch") == 0;
     nn_net *net;
     if (nn_net_from_cfg_file(&net, cfg)) return cli_error("bench train", "cannot build the network");
     nn_net_init_params(net, 1);
@@ -194,8 +201,8 @@ int bench_nn_train(int argc, char **argv) {
         double ips = batch / med, fwd = nn_net_flops(net);
         char name[64];
         net_name(cfg, name, sizeof name);
-        printf("net=%s forward=%.2f MFLOP/img params=%zu batch=%d threads=%d\n", name, fwd / 1e6, net->n_params, batch,
-               net->threads);
+        printf("net=%s forward=%.2f MFLOP/img params=%zu batch=%d threads=%d split=%s\n", name, fwd / 1e6, net->n_params,
+               batch, net->threads, net->dp ? "batch" : "layers");
         printf("iters=%d wall=%.1fs median_iter=%.3fms img/s median=%.1f mean=%.1f cpu_ms_per_iter=%.3f (%.2f cores)\n",
                tm.n, wall, med * 1e3, ips, batch * tm.n / wall, 1e3 * cpu / tm.n, cpu / wall);
         if (net->prof) print_profile(net, tm.n);

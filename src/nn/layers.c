@@ -79,15 +79,9 @@ void nn_bn_forward(int rows, int c, const float *in, const float *gamma, const f
             double s1[CB], s2[CB];
             float zero[CB] = {0};
             channel_sums(rows, c, c0, cb, in, NULL, NULL, zero, NULL, s1, s2);
-            for (int j = 0; j < cb; j++) mean[c0 + j] = (float)(s1[j] / rows);
+            nn_bn_set_stats(rows, cb, s1, NULL, eps, momentum, NULL, NULL, mean + c0, NULL);
             channel_sums(rows, c, c0, cb, in, NULL, NULL, mean + c0, NULL, s1, s2);
-            for (int j = 0; j < cb; j++) {
-                double var = s2[j] / rows;
-                double unbiased = rows > 1 ? s2[j] / (rows - 1) : var;
-                invstd[c0 + j] = (float)(1.0 / sqrt(var + eps));
-                run_mean[c0 + j] = (1 - momentum) * run_mean[c0 + j] + momentum * mean[c0 + j];
-                run_var[c0 + j] = (float)((1 - momentum) * run_var[c0 + j] + momentum * unbiased);
-            }
+            nn_bn_set_stats(rows, cb, s1, s2, eps, momentum, run_mean + c0, run_var + c0, mean + c0, invstd + c0);
         }
     } else {
         for (int j = 0; j < c; j++) {
@@ -95,6 +89,12 @@ void nn_bn_forward(int rows, int c, const float *in, const float *gamma, const f
             invstd[j] = 1.0f / sqrtf(run_var[j] + eps);
         }
     }
+    nn_bn_normalise(rows, c, in, gamma, beta, mean_invstd, relu, out);
+}
+
+void nn_bn_normalise(int rows, int c, const float *in, const float *gamma, const float *beta,
+                     const float *mean_invstd, int relu, float *out) {
+    const float *mean = mean_invstd, *invstd = mean_invstd + c;
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
         const float *x = in + (size_t)r * c;
@@ -109,6 +109,29 @@ void nn_bn_forward(int rows, int c, const float *in, const float *gamma, const f
     }
 }
 
+void nn_bn_sums(int rows, int c, const float *x, const float *y, const float *mask, const float *shift,
+                const float *scale, double *s1, double *s2) {
+    static const float zero[CB];
+    for (int c0 = 0; c0 < c; c0 += CB)
+        channel_sums(rows, c, c0, EMO_MIN(CB, c - c0), x, y, mask, shift ? shift + c0 : zero,
+                     scale ? scale + c0 : NULL, s1 + c0, s2 + c0);
+}
+
+void nn_bn_set_stats(int rows, int c, const double *s1, const double *s2, float eps, float momentum,
+                     float *run_mean, float *run_var, float *mean, float *invstd) {
+    if (!s2) {
+        for (int j = 0; j < c; j++) mean[j] = (float)(s1[j] / rows);
+        return;
+    }
+    for (int j = 0; j < c; j++) {
+        double var = s2[j] / rows;
+        double unbiased = rows > 1 ? s2[j] / (rows - 1) : var;
+        invstd[j] = (float)(1.0 / sqrt(var + eps));
+        run_mean[j] = (1 - momentum) * run_mean[j] + momentum * mean[j];
+        run_var[j] = (float)((1 - momentum) * run_var[j] + momentum * unbiased);
+    }
+}
+
 void nn_bn_backward(int rows, int c, const float *in, const float *gamma, const float *mean_invstd,
                     const float *relu_out, const float *dout, float *dgamma, float *dbeta, float *din, int acc) {
     const float *mean = mean_invstd, *invstd = mean_invstd + c;
@@ -118,26 +141,36 @@ void nn_bn_backward(int rows, int c, const float *in, const float *gamma, const 
         float k1[CB], k2[CB];
         /* sd = sum dout, sdx = sum dout * xhat */
         channel_sums(rows, c, c0, cb, in, dout, relu_out, mean + c0, invstd + c0, sd, sdx);
-        for (int j = 0; j < cb; j++) {
-            dbeta[c0 + j] += (float)sd[j];
-            dgamma[c0 + j] += (float)sdx[j];
-            k1[j] = (float)(sd[j] / rows);
-            k2[j] = (float)(sdx[j] / rows);
-        }
-        if (!din) continue;
-        /* din = gamma invstd (dout - mean(dout) - xhat mean(dout xhat)) */
+        nn_bn_set_grads(rows, cb, sd, sdx, dgamma + c0, dbeta + c0, k1, k2);
+        if (din) nn_bn_backward_din(rows, c, c0, cb, in, gamma, mean_invstd, relu_out, dout, k1, k2, din, acc);
+    }
+}
+
+void nn_bn_set_grads(int rows, int c, const double *sd, const double *sdx, float *dgamma, float *dbeta, float *k1,
+                     float *k2) {
+    for (int j = 0; j < c; j++) {
+        dbeta[j] += (float)sd[j];
+        dgamma[j] += (float)sdx[j];
+        k1[j] = (float)(sd[j] / rows);
+        k2[j] = (float)(sdx[j] / rows);
+    }
+}
+
+void nn_bn_backward_din(int rows, int c, int c0, int cb, const float *in, const float *gamma,
+                        const float *mean_invstd, const float *relu_out, const float *dout, const float *k1,
+                        const float *k2, float *din, int acc) {
+    const float *m = mean_invstd + c0, *is = mean_invstd + c + c0, *ga = gamma + c0;
+    /* din = gamma invstd (dout - mean(dout) - xhat mean(dout xhat)) */
 #pragma omp parallel for schedule(static)
-        for (int r = 0; r < rows; r++) {
-            const float *x = in + (size_t)r * c + c0, *d = dout + (size_t)r * c + c0;
-            const float *m = mean + c0, *is = invstd + c0, *ga = gamma + c0;
-            const float *y = relu_out ? relu_out + (size_t)r * c + c0 : NULL;
-            float *o = din + (size_t)r * c + c0;
-            for (int j = 0; j < cb; j++) {
-                float xhat = (x[j] - m[j]) * is[j];
-                float dj = y && !(y[j] > 0) ? 0.0f : d[j];
-                float v = ga[j] * is[j] * (dj - k1[j] - xhat * k2[j]);
-                SET_OR_ADD(o[j], v, acc);
-            }
+    for (int r = 0; r < rows; r++) {
+        const float *x = in + (size_t)r * c + c0, *d = dout + (size_t)r * c + c0;
+        const float *y = relu_out ? relu_out + (size_t)r * c + c0 : NULL;
+        float *o = din + (size_t)r * c + c0;
+        for (int j = 0; j < cb; j++) {
+            float xhat = (x[j] - m[j]) * is[j];
+            float dj = y && !(y[j] > 0) ? 0.0f : d[j];
+            float v = ga[j] * is[j] * (dj - k1[j] - xhat * k2[j]);
+            SET_OR_ADD(o[j], v, acc);
         }
     }
 }

@@ -134,6 +134,18 @@ typedef struct nn_net {
     size_t *packed_off; /* per layer, into packed, or SIZE_MAX */
     long long param_version, packed_version;
     float *probs;         /* (batch_cap, n_out): softmax of the last loss call */
+    /* Data-parallel training (nn_data_parallel): each of `dp` threads runs
+     * every layer on its slice of the batch with single-threaded kernels;
+     * bn adds up its statistics over all slices, so the result does not
+     * depend on the thread count beyond rounding. */
+    int dp;               /* threads the last forward split the batch over; 0: one slice */
+    int dp_cap_threads, dp_cap_batch; /* what the buffers below are sized for */
+    float *dp_grads;      /* (dp_cap_threads - 1, n_params): gradients of threads 1..; zero between passes */
+    float *dp_scratch;    /* (dp_cap_threads, dp_scratch_per): convolution scratch per thread */
+    size_t dp_scratch_per;
+    double *dp_sums;      /* (dp_cap_threads, 2, dp_max_c): bn partial sums per thread */
+    float *dp_k;          /* (2, dp_max_c): bn backward's mean dout, mean dout xhat */
+    int dp_max_c;
 } nn_net;
 
 /* "conv", "bn", ...: the config word of a layer kind. */
@@ -168,7 +180,11 @@ int nn_net_fold(const nn_net *net, nn_net **out);
 
 /* x is (n, in_h, in_w, in_c); n <= batch_cap. train: batch statistics for
  * bn and updates of its running statistics, dropout active. Returns the
- * logits, (n, n_out), valid until the next forward. */
+ * logits, (n, n_out), valid until the next forward.
+ * With several threads, training passes of at least 2 images per thread
+ * split the batch over the threads (nn_data_parallel = 1, the default;
+ * 0: every layer split over the threads instead, for comparisons). */
+extern int nn_data_parallel;
 int nn_net_forward(nn_net *net, const float *x, int n, int train);
 const float *nn_net_output(const nn_net *net);
 /* Softmax cross-entropy of the last forward's logits, mean over the batch.
@@ -288,6 +304,24 @@ void nn_bn_forward(int rows, int c, const float *in, const float *gamma, const f
                    float *mean_invstd, float *out);
 void nn_bn_backward(int rows, int c, const float *in, const float *gamma, const float *mean_invstd,
                     const float *relu_out, const float *dout, float *dgamma, float *dbeta, float *din, int acc);
+/* The pieces of the two above, for callers that split rows over threads and
+ * add up the per-channel sums themselves (net.c's data-parallel training):
+ * sums over rows (y NULL: s1 = sum x, s2 = sum (x - shift)^2, shift NULL = 0;
+ * else s1 = sum y, s2 = sum y (x - shift) scale, y taken as 0 where mask
+ * <= 0), statistics from the sums of all rows (s2 NULL: the mean only),
+ * normalisation, and the backward's parameter gradients (k1, k2: mean dout,
+ * mean dout xhat) and input gradient for channels [c0, c0 + cb). */
+void nn_bn_sums(int rows, int c, const float *x, const float *y, const float *mask, const float *shift,
+                const float *scale, double *s1, double *s2);
+void nn_bn_set_stats(int rows, int c, const double *s1, const double *s2, float eps, float momentum,
+                     float *run_mean, float *run_var, float *mean, float *invstd);
+void nn_bn_normalise(int rows, int c, const float *in, const float *gamma, const float *beta,
+                     const float *mean_invstd, int relu, float *out);
+void nn_bn_set_grads(int rows, int c, const double *sd, const double *sdx, float *dgamma, float *dbeta, float *k1,
+                     float *k2);
+void nn_bn_backward_din(int rows, int c, int c0, int cb, const float *in, const float *gamma,
+                        const float *mean_invstd, const float *relu_out, const float *dout, const float *k1,
+                        const float *k2, float *din, int acc);
 void nn_relu_forward(size_t n, const float *in, float *out);
 void nn_relu_backward(size_t n, const float *out, const float *dout, float *din, int acc);
 void nn_silu_forward(size_t n, const float *in, float *out);
