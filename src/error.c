@@ -113,6 +113,26 @@ int emo_read_file(const char *path, size_t limit, uint8_t **bytes, size_t *size)
     return EMO_OK;
 }
 
+void emo_buf_put(emo_buf *b, const void *data, size_t n) {
+    if (b->oom) return;
+    if (n > SIZE_MAX / 2 - b->n) {
+        b->oom = 1;
+        return;
+    }
+    if (b->n + n > b->cap) {
+        size_t cap = EMO_MAX(b->cap * 2, b->n + n + 4096);
+        uint8_t *np = realloc(b->p, cap);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, data, n);
+    b->n += n;
+}
+
 int emo_write_file_atomic(const char *path, const void *bytes, size_t size) {
     if (!path || !*path) return emo_fail(EMO_EINVAL, "no output file name given");
     size_t len = strlen(path);

@@ -97,32 +97,11 @@ static void copy_str(char *dst, size_t cap, const char *s) { snprintf(dst, cap, 
 
 /* ---- checkpoint file --------------------------------------------------------- */
 
-typedef struct buf {
-    uint8_t *p;
-    size_t n, cap;
-    int oom;
-} buf;
-
-static void put(buf *b, const void *d, size_t n) {
-    if (b->oom) return;
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap * 2 > b->n + n + 4096 ? b->cap * 2 : b->n + n + 4096;
-        uint8_t *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-}
-#define PUT(b, v) put((b), &(v), sizeof(v))
-static void put_str(buf *b, const char *s) {
+#define PUT(b, v) emo_buf_put((b), &(v), sizeof(v))
+static void put_str(emo_buf *b, const char *s) {
     uint32_t n = (uint32_t)strlen(s);
     PUT(b, n);
-    put(b, s, n);
+    emo_buf_put(b, s, n);
 }
 
 typedef struct rd {
@@ -153,7 +132,7 @@ static void get_str(rd *r, char *s, size_t cap) {
     s[r->bad ? 0 : n] = 0;
 }
 
-static void put_cfg(buf *b, const train_cfg *c) {
+static void put_cfg(emo_buf *b, const train_cfg *c) {
     put_str(b, c->data);
     put_str(b, c->votes);
     put_str(b, c->classes);
@@ -164,9 +143,9 @@ static void put_cfg(buf *b, const train_cfg *c) {
     put_str(b, c->net_origin);
     int32_t ints[] = {c->labels, c->epochs, c->batch, c->max_rows, c->early_stop, c->freeze, c->checkpoint_every,
                       c->optimizer, c->schedule};
-    put(b, ints, sizeof ints);
+    emo_buf_put(b, ints, sizeof ints);
     float fl[] = {c->lr, c->min_lr, c->warmup, c->momentum, c->weight_decay, c->smoothing, c->clip, c->mean, c->std};
-    put(b, fl, sizeof fl);
+    emo_buf_put(b, fl, sizeof fl);
     PUT(b, c->seed);
     put_str(b, c->teacher);
     PUT(b, c->distill);
@@ -210,16 +189,16 @@ static int checkpoint_save(const char *path, const train_cfg *c, const train_sta
     st = emo_read_file(tmp, 0, &nnb, &nnn);
     unlink(tmp);
     if (st) return st;
-    buf b = {0};
-    put(&b, TRAIN_MAGIC, 4);
+    emo_buf b = {0};
+    emo_buf_put(&b, TRAIN_MAGIC, 4);
     uint32_t v = TRAIN_VERSION;
     PUT(&b, v);
     put_cfg(&b, c);
     int32_t ints[] = {s->epoch, s->batch_in_epoch, s->best_epoch, s->bad_epochs, s->finished, s->n_hist};
-    put(&b, ints, sizeof ints);
+    emo_buf_put(&b, ints, sizeof ints);
     PUT(&b, s->loss_sum);
     int64_t cs[] = {s->correct, s->seen};
-    put(&b, cs, sizeof cs);
+    emo_buf_put(&b, cs, sizeof cs);
     PUT(&b, s->best_acc);
     PUT(&b, s->elapsed);
     for (int i = 0; i < s->n_hist; i++) {
@@ -229,12 +208,12 @@ static int checkpoint_save(const char *path, const train_cfg *c, const train_sta
         float f[] = {h->lr, h->train_loss, h->train_acc, h->val_loss, h->val_acc, h->val_f1};
         PUT(&b, e);
         PUT(&b, stp);
-        put(&b, f, sizeof f);
+        emo_buf_put(&b, f, sizeof f);
         PUT(&b, h->seconds);
     }
     uint64_t len = nnn;
     PUT(&b, len);
-    put(&b, nnb, nnn);
+    emo_buf_put(&b, nnb, nnn);
     free(nnb);
     uint32_t crc = b.oom ? 0 : (uint32_t)crc32(0L, b.p, (uInt)b.n);
     PUT(&b, crc);

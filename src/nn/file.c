@@ -198,33 +198,11 @@ done:
 
 /* ---- byte buffers --------------------------------------------------------------- */
 
-typedef struct wbuf {
-    uint8_t *p;
-    size_t n, cap;
-    int oom;
-} wbuf;
+static void put_u32(emo_buf *b, uint32_t v) { emo_buf_put(b, &v, 4); }
+static void put_u64(emo_buf *b, uint64_t v) { emo_buf_put(b, &v, 8); }
+static void put_f32(emo_buf *b, float v) { emo_buf_put(b, &v, 4); }
 
-static void put(wbuf *b, const void *data, size_t n) {
-    if (b->oom) return;
-    if (b->n + n > b->cap) {
-        size_t cap = EMO_MAX(b->cap * 2, b->n + n + 4096);
-        uint8_t *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, data, n);
-    b->n += n;
-}
-/* The file formats are little-endian; so is every machine emo targets (x86-64, arm64). */
-static void put_u32(wbuf *b, uint32_t v) { put(b, &v, 4); }
-static void put_u64(wbuf *b, uint64_t v) { put(b, &v, 8); }
-static void put_f32(wbuf *b, float v) { put(b, &v, 4); }
-
-static int finish(wbuf *b, const char *path) {
+static int finish(emo_buf *b, const char *path) {
     put_u32(b, (uint32_t)crc32(0L, b->p, (uInt)b->n));
     int st = b->oom ? emo_fail(EMO_ENOMEM, "%s: out of memory", path) : emo_write_file_atomic(path, b->p, b->n);
     free(b->p);
@@ -301,12 +279,12 @@ static int get_counts(rbuf *r, const nn_net *net) {
 /* ---- checkpoints ------------------------------------------------------------------ */
 
 int nn_checkpoint_save(const nn_net *net, const nn_optim *opt, const char *path) {
-    wbuf b = {0};
-    put(&b, CKPT_MAGIC, 4);
+    emo_buf b = {0};
+    emo_buf_put(&b, CKPT_MAGIC, 4);
     put_u32(&b, CKPT_VERSION);
     uint32_t len = (uint32_t)strlen(net->cfg);
     put_u32(&b, len);
-    put(&b, net->cfg, len);
+    emo_buf_put(&b, net->cfg, len);
     put_u64(&b, (uint64_t)net->step);
     put_u64(&b, net->rng);
     put_u32(&b, (uint32_t)opt->kind);
@@ -320,10 +298,10 @@ int nn_checkpoint_save(const nn_net *net, const nn_optim *opt, const char *path)
     put_f32(&b, opt->clip_norm);
     put_u64(&b, net->n_params);
     put_u64(&b, net->n_stats);
-    put(&b, net->params, net->n_params * sizeof(float));
-    put(&b, net->opt_m, net->n_params * sizeof(float));
-    put(&b, net->opt_v, net->n_params * sizeof(float));
-    put(&b, net->stats, net->n_stats * sizeof(float));
+    emo_buf_put(&b, net->params, net->n_params * sizeof(float));
+    emo_buf_put(&b, net->opt_m, net->n_params * sizeof(float));
+    emo_buf_put(&b, net->opt_v, net->n_params * sizeof(float));
+    emo_buf_put(&b, net->stats, net->n_stats * sizeof(float));
     return finish(&b, path);
 }
 
@@ -391,25 +369,25 @@ int nn_model_save(const nn_net *train_net, const nn_model_meta *meta, const char
             nn_net_free(net);
             return emo_fail(EMO_ENUMERIC, "%s: parameter %zu is not finite; not saving", path, i);
         }
-    wbuf b = {0};
-    put(&b, MODEL_MAGIC, 4);
+    emo_buf b = {0};
+    emo_buf_put(&b, MODEL_MAGIC, 4);
     put_u32(&b, MODEL_VERSION);
     uint32_t len = (uint32_t)strlen(net->cfg);
     put_u32(&b, len);
-    put(&b, net->cfg, len);
+    emo_buf_put(&b, net->cfg, len);
     put_f32(&b, meta->mean);
     put_f32(&b, meta->std);
     put_u32(&b, (uint32_t)meta->n_classes);
     for (int i = 0; i < meta->n_classes; i++) {
         size_t l = strnlen(meta->class_names[i], NN_NAME_LEN - 1);
         uint8_t l8 = (uint8_t)l;
-        put(&b, &l8, 1);
-        put(&b, meta->class_names[i], l);
+        emo_buf_put(&b, &l8, 1);
+        emo_buf_put(&b, meta->class_names[i], l);
     }
     put_u64(&b, net->n_params);
     put_u64(&b, net->n_stats);
-    put(&b, net->params, net->n_params * sizeof(float));
-    put(&b, net->stats, net->n_stats * sizeof(float));
+    emo_buf_put(&b, net->params, net->n_params * sizeof(float));
+    emo_buf_put(&b, net->stats, net->n_stats * sizeof(float));
     nn_net_free(net);
     return finish(&b, path);
 }
