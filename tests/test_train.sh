@@ -119,6 +119,19 @@ if [ $rc -eq 0 ] && python3 -c "import json,sys; d=json.load(open('$T/f.json'));
 then ok finetune_new_classes
 else bad finetune_new_classes "exit $rc" "$(tail -3 "$T/f.err")"; fi
 
+# fine-tuning from a training checkpoint keeps batch norm unfolded (the same
+# parameter count as the run it comes from) and the classifier (with a
+# learning rate of ~0 the validation accuracy stays where that run ended)
+"$EMO" train --data "$T/small.csv" --init "$T/a.ckpt" --out "$T/g.emo" --checkpoint "$T/g.ckpt" --epochs 1 \
+    --lr 1e-12 --threads 1 --quiet >"$T/g.out" 2>"$T/g.err"
+rc=$?
+pa=$(sed -n 's/.*: \([0-9]*\) parameters.*/\1/p' "$T/a.err" | head -1)
+pg=$(sed -n 's/.*: \([0-9]*\) parameters.*/\1/p' "$T/g.err" | head -1)
+acc_a=$(awk -F, 'NR == 4 { print $7 }' "$T/a.csv"); acc_g=$(awk -F, 'NR == 2 { print $7 }' "$T/g.csv")
+if [ $rc -eq 0 ] && [ -n "$pa" ] && [ "$pa" = "$pg" ] && ! grep -q afresh "$T/g.err" &&
+    awk -v a="$acc_a" -v b="$acc_g" 'BEGIN { d = a - b; exit !(d < 0.03 && d > -0.03) }'; then ok finetune_from_checkpoint
+else bad finetune_from_checkpoint "exit $rc, parameters $pa vs $pg, val acc $acc_a vs $acc_g" "$(tail -2 "$T/g.err")"; fi
+
 # distillation from a trained model (the first run's), to a different class list
 "$EMO" train --data "$T/small.csv" --classes happy,sad,neutral --net "$TINY" --teacher "$T/a.emo" --distill 0.7 \
     --temperature 2 --out "$T/k.emo" --checkpoint "$T/k.ckpt" --epochs 1 --threads 1 --quiet >"$T/k.out" 2>"$T/k.err"

@@ -386,6 +386,31 @@ static void copy_weights(nn_net *dst, const nn_net *src, const nn_model_meta *me
             }
 }
 
+/* --init from an emo train checkpoint: its network as trained, batch norm
+ * unfolded (fine-tuning keeps it), input normalisation from its settings,
+ * and the class names of the model file its run writes (none if that is
+ * unreadable: the classifier then starts afresh). */
+static int init_source_checkpoint(const char *path, nn_net **src, nn_model_meta *meta) {
+    train_cfg sc;
+    train_state ss = {0};
+    nn_optim so;
+    int st = checkpoint_load(path, &sc, &ss, src, &so);
+    free(ss.hist);
+    if (st) return st;
+    uint8_t *bytes;
+    size_t size;
+    nn_net *m = NULL;
+    if (!emo_read_file(sc.out, 0, &bytes, &size)) {
+        if (nn_model_read(&m, meta, bytes, size, sc.out)) meta->n_classes = 0;
+        nn_net_free(m);
+        free(bytes);
+    }
+    emo_clear_error();
+    meta->mean = sc.mean;
+    meta->std = sc.std;
+    return EMO_OK;
+}
+
 /* Floats at the front of net->params that --freeze N keeps fixed: the
  * parameters of every layer before the (N+1)-th conv/linear layer. */
 static int frozen_prefix(const nn_net *net, int n, size_t *floats) {
@@ -617,7 +642,8 @@ int cmd_train(int argc, char **argv) {
         {"resume", 'r', "CKPT", "continue the run saved in CKPT (its settings are kept)", .out_str = &resume},
         {"early-stop", 0, "PATIENCE", "stop after PATIENCE epochs without a better validation accuracy",
          .out_int = &early},
-        {"init", 0, "MODEL", "start from the weights of a trained .emo (fine-tuning)", .out_str = &init},
+        {"init", 0, "MODEL", "start from the weights of a trained .emo, or of an emo train checkpoint (batch norm "
+                             "kept unfolded; fine-tuning)", .out_str = &init},
         {"freeze", 0, "N", "with --init: keep the first N conv/linear layers fixed", .out_int = &freeze},
         {"teacher", 0, "MODEL", "distil from a trained .emo: mix its softened outputs into the targets",
          .out_str = &teacher_path},
@@ -858,17 +884,21 @@ int cmd_train(int argc, char **argv) {
             uint8_t *bytes;
             size_t size;
             nn_net *src = NULL;
-            nn_model_meta im;
+            nn_model_meta im = {0};
             if (emo_read_file(init, 0, &bytes, &size)) {
                 cli_error("train", "--init: cannot read the model");
                 goto done;
             }
-            if (nn_model_read(&src, &im, bytes, size, init)) {
-                free(bytes);
+            if (size >= 4 && memcmp(bytes, TRAIN_MAGIC, 4) == 0) st = init_source_checkpoint(init, &src, &im);
+            else st = nn_model_read(&src, &im, bytes, size, init);
+            free(bytes);
+            if (st) {
                 cli_error("train", "--init: cannot read the model");
                 goto done;
             }
-            free(bytes);
+            if (!im.n_classes)
+                fprintf(stderr, "emo train: --init %s: the classes of its run are unknown (%s unreadable); the "
+                                "classifier layer starts afresh\n", init, "its model file");
             char *cfg = nn_net_to_cfg(src);
             st = cfg ? nn_net_from_cfg(&net, cfg, init) : emo_fail(EMO_ENOMEM, "out of memory");
             free(cfg);
