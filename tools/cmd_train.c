@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,8 +79,29 @@ static const char *const optim_names[] = {"sgd", "nesterov", "adam", "adamw"};
 static const char *const sched_names[] = {"const", "cosine", "step"};
 static const char *const label_names[] = {"fer2013", "ferplus-majority", "ferplus-soft"};
 
-static volatile sig_atomic_t g_stop;
-static void on_signal(int sig) { g_stop = sig; }
+/* Ctrl-C (SIGINT) and SIGTERM are blocked in every thread of a run (the
+ * library's OpenMP and oneDNN threads are created after the block and
+ * inherit it) and polled once per training step: a signal never interrupts
+ * the computation, the stop is handled between steps. Asynchronous delivery
+ * to a computing thread coincided with heap-corruption aborts in oneDNN. */
+static sigset_t stop_signals;
+
+static void block_stop_signals(void) {
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+}
+
+/* Takes a pending SIGINT/SIGTERM; returns it, or 0 if none. */
+static int stop_requested(void) {
+    static int seen;
+    if (seen) return seen;
+    struct timespec zero = {0, 0};
+    int sig = sigtimedwait(&stop_signals, NULL, &zero);
+    if (sig > 0) seen = sig;
+    return seen;
+}
 
 static int name_index(const char *s, const char *const *names, int n) {
     for (int i = 0; i < n; i++)
@@ -657,6 +679,7 @@ int cmd_train(int argc, char **argv) {
     };
     int npos, r = cli_parse(argc, argv, opts, "--data PATH --out MODEL [OPTIONS]", about, &npos);
     if (r) return r == 1 ? 0 : r;
+    block_stop_signals();
     if (npos) {
         fprintf(stderr, "emo train: unexpected argument '%s'\n", argv[1]);
         return 2;
@@ -1011,8 +1034,6 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "emo train: resuming %s at epoch %d, batch %d/%lld (step %lld)\n", resume, s.epoch + 1,
                 s.batch_in_epoch, spe, net->step);
 
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
     if (quiet) progress_set_tty(false), progress_interval(1e9);
     double t_run = now_s() - s.elapsed;
     int interrupted = 0;
@@ -1055,14 +1076,14 @@ int cmd_train(int argc, char **argv) {
                      100.0 * (double)s.correct / (double)s.seen);
             progress_info(info);
             progress_update(s.batch_in_epoch);
-            if (g_stop) break;
+            if (stop_requested()) break;
         }
         progress_end();
         if (st) {
             cli_error("train", "epoch %d, step %lld", s.epoch + 1, net->step);
             goto done;
         }
-        if (g_stop) {
+        if (stop_requested()) {
             interrupted = 1;
             break;
         }
