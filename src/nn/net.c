@@ -688,11 +688,13 @@ static void dp_free(nn_net *net) {
 }
 
 /* Sizes the data-parallel buffers for T threads over batch_cap images
- * (grows only; nothing is allocated once warm). */
+ * (grows only; nothing is allocated once warm). Each thread's scratch is
+ * sized for the largest slice any thread count can give, half of
+ * batch_cap, so a later pass with fewer threads still fits. */
 static int dp_reserve(nn_net *net, int T) {
     if (T <= net->dp_cap_threads && net->batch_cap <= net->dp_cap_batch) return EMO_OK;
     T = EMO_MAX(T, net->dp_cap_threads);
-    int slice = (net->batch_cap + T - 1) / T, max_c = 1;
+    int slice = (net->batch_cap + 1) / 2, max_c = 1;
     size_t scratch = 1, grads;
     for (int i = 0; i < net->n_layers; i++) {
         const nn_layer *L = &net->layers[i];
