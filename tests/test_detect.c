@@ -8,7 +8,6 @@
 #include "detect.h"
 
 #include <stdint.h>
-#include <sys/wait.h>
 
 static const char *cascade_dir(void) {
     const char *d = getenv("EMO_CASCADE_DIR");
@@ -521,39 +520,27 @@ static void test_accuracy(void) {
     }
 }
 
-/* `emo detect` end to end: runs $BUILD/emo (default build/emo). */
-static int run_cli(const char *args, char *out, size_t cap) {
-    const char *b = getenv("BUILD");
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s/emo detect %s 2>&1", b && *b ? b : "build", args);
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    size_t n = fread(out, 1, cap - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
+/* `emo detect` end to end, through test_run_emo ($BUILD/emo). */
 static void test_cli(void) {
-    char out[8192], args[1024];
+    char args[1024];
     const char *img = test_shared("media/faces/2008_001322.jpg");
     snprintf(args, sizeof args, "--json -c haar '%s' -o '%s'", img, test_tmp("det.jpg"));
-    CHECK_EQ_INT(run_cli(args, out, sizeof out), 0);
+    CHECK_EQ_INT(test_run_emo("detect %s", args), 0);
     /* the boxes OpenCV gives for this photo (tests/data/detect/refs.txt) */
-    CHECK_STR_CONTAINS(out, "\"width\":500,\"height\":375,\"faces\":[{\"x\":348,\"y\":146,\"w\":100,\"h\":100},"
+    CHECK_STR_CONTAINS(test_emo_output, "\"width\":500,\"height\":375,\"faces\":[{\"x\":348,\"y\":146,\"w\":100,\"h\":100},"
                             "{\"x\":97,\"y\":148,\"w\":91,\"h\":91},{\"x\":224,\"y\":205,\"w\":77,\"h\":77}]}");
     emo_image a = {0};
     CHECK_OK(emo_image_load(&a, test_tmp("det.jpg"), 3));
     CHECK_EQ_INT(a.width, 500);
     emo_image_free(&a);
     snprintf(args, sizeof args, "'%s'", test_shared("media/expressions/happy.jpg"));
-    CHECK_EQ_INT(run_cli(args, out, sizeof out), 0);
-    CHECK_STR_CONTAINS(out, "happy.jpg: 1 face ");
-    CHECK_EQ_INT(run_cli("/nonexistent.jpg", out, sizeof out), 1);
-    CHECK_STR_CONTAINS(out, "cannot read the image");
-    CHECK_EQ_INT(run_cli("--scale 0.9 x.jpg", out, sizeof out), 2);
-    CHECK_EQ_INT(run_cli("-c no-such-cascade x.jpg", out, sizeof out), 1);
-    CHECK_STR_CONTAINS(out, "not a file and not a known name");
+    CHECK_EQ_INT(test_run_emo("detect %s", args), 0);
+    CHECK_STR_CONTAINS(test_emo_output, "happy.jpg: 1 face ");
+    CHECK_EQ_INT(test_run_emo("detect /nonexistent.jpg"), 1);
+    CHECK_STR_CONTAINS(test_emo_output, "cannot read the image");
+    CHECK_EQ_INT(test_run_emo("detect --scale 0.9 x.jpg"), 2);
+    CHECK_EQ_INT(test_run_emo("detect -c no-such-cascade x.jpg"), 1);
+    CHECK_STR_CONTAINS(test_emo_output, "not a file and not a known name");
 }
 
 static const test_case cases[] = {
