@@ -245,11 +245,10 @@ static int checkpoint_save(const char *path, const train_cfg *c, const train_sta
     return st;
 }
 
-static int checkpoint_load(const char *path, train_cfg *c, train_state *s, nn_net **net, nn_optim *opt) {
-    uint8_t *bytes = NULL;
-    size_t size = 0;
-    int st = emo_read_file(path, 0, &bytes, &size);
-    if (st) return st;
+/* Parses a checkpoint's bytes (read from path; freed here). */
+static int checkpoint_parse(const char *path, uint8_t *bytes, size_t size, train_cfg *c, train_state *s, nn_net **net,
+                            nn_optim *opt) {
+    int st;
     if (size < 12 || memcmp(bytes, TRAIN_MAGIC, 4) != 0) {
         free(bytes);
         return emo_fail(EMO_EFORMAT, "%s: not an emo training checkpoint (bad magic, expected %s)", path,
@@ -408,15 +407,24 @@ static void copy_weights(nn_net *dst, const nn_net *src, const nn_model_meta *me
             }
 }
 
-/* --init from an emo train checkpoint: its network as trained, batch norm
- * unfolded (fine-tuning keeps it), input normalisation from its settings,
- * and the class names of the model file its run writes (none if that is
- * unreadable: the classifier then starts afresh). */
-static int init_source_checkpoint(const char *path, nn_net **src, nn_model_meta *meta) {
+static int checkpoint_load(const char *path, train_cfg *c, train_state *s, nn_net **net, nn_optim *opt) {
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    int st = emo_read_file(path, 0, &bytes, &size);
+    return st ? st : checkpoint_parse(path, bytes, size, c, s, net, opt);
+}
+
+/* --init from an emo train checkpoint (its bytes, freed here): its network
+ * as trained, batch norm unfolded (fine-tuning keeps it), input
+ * normalisation from its settings, and the class names of the model file
+ * its run writes (none if that is unreadable: the classifier then starts
+ * afresh). */
+static int init_source_checkpoint(const char *path, uint8_t *ckpt, size_t ckpt_size, nn_net **src,
+                                  nn_model_meta *meta) {
     train_cfg sc;
     train_state ss = {0};
     nn_optim so;
-    int st = checkpoint_load(path, &sc, &ss, src, &so);
+    int st = checkpoint_parse(path, ckpt, ckpt_size, &sc, &ss, src, &so);
     free(ss.hist);
     if (st) return st;
     uint8_t *bytes;
@@ -912,16 +920,19 @@ int cmd_train(int argc, char **argv) {
                 cli_error("train", "--init: cannot read the model");
                 goto done;
             }
-            if (size >= 4 && memcmp(bytes, TRAIN_MAGIC, 4) == 0) st = init_source_checkpoint(init, &src, &im);
-            else st = nn_model_read(&src, &im, bytes, size, init);
-            free(bytes);
+            if (size >= 4 && memcmp(bytes, TRAIN_MAGIC, 4) == 0) {
+                st = init_source_checkpoint(init, bytes, size, &src, &im);
+            } else {
+                st = nn_model_read(&src, &im, bytes, size, init);
+                free(bytes);
+            }
             if (st) {
                 cli_error("train", "--init: cannot read the model");
                 goto done;
             }
             if (!im.n_classes)
-                fprintf(stderr, "emo train: --init %s: the classes of its run are unknown (%s unreadable); the "
-                                "classifier layer starts afresh\n", init, "its model file");
+                fprintf(stderr, "emo train: --init %s: the classes of its run are unknown (its model file is "
+                                "unreadable); the classifier layer starts afresh\n", init);
             char *cfg = nn_net_to_cfg(src);
             st = cfg ? nn_net_from_cfg(&net, cfg, init) : emo_fail(EMO_ENOMEM, "out of memory");
             free(cfg);

@@ -198,6 +198,7 @@ done:
 
 /* ---- byte buffers --------------------------------------------------------------- */
 
+/* The file formats are little-endian; so is every machine emo targets (x86-64, arm64). */
 static void put_u32(emo_buf *b, uint32_t v) { emo_buf_put(b, &v, 4); }
 static void put_u64(emo_buf *b, uint64_t v) { emo_buf_put(b, &v, 8); }
 static void put_f32(emo_buf *b, float v) { emo_buf_put(b, &v, 4); }

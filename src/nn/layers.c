@@ -14,6 +14,7 @@
 /* Channels are handled in blocks of CB so every temporary sits on the stack
  * (nothing is allocated per batch). */
 #define CB 128
+static const float zeros[CB]; /* the shift of a plain sum */
 
 /* Per-channel sums over rows for channels [c0, c0+cb) of rows of width c,
  * in float over 64-row runs, then double across runs and threads.
@@ -77,8 +78,7 @@ void nn_bn_forward(int rows, int c, const float *in, const float *gamma, const f
         for (int c0 = 0; c0 < c; c0 += CB) {
             int cb = EMO_MIN(CB, c - c0);
             double s1[CB], s2[CB];
-            float zero[CB] = {0};
-            channel_sums(rows, c, c0, cb, in, NULL, NULL, zero, NULL, s1, s2);
+            channel_sums(rows, c, c0, cb, in, NULL, NULL, zeros, NULL, s1, s2);
             nn_bn_set_stats(rows, cb, s1, NULL, eps, momentum, NULL, NULL, mean + c0, NULL);
             channel_sums(rows, c, c0, cb, in, NULL, NULL, mean + c0, NULL, s1, s2);
             nn_bn_set_stats(rows, cb, s1, s2, eps, momentum, run_mean + c0, run_var + c0, mean + c0, invstd + c0);
@@ -111,9 +111,8 @@ void nn_bn_normalise(int rows, int c, const float *in, const float *gamma, const
 
 void nn_bn_sums(int rows, int c, const float *x, const float *y, const float *mask, const float *shift,
                 const float *scale, double *s1, double *s2) {
-    static const float zero[CB];
     for (int c0 = 0; c0 < c; c0 += CB)
-        channel_sums(rows, c, c0, EMO_MIN(CB, c - c0), x, y, mask, shift ? shift + c0 : zero,
+        channel_sums(rows, c, c0, EMO_MIN(CB, c - c0), x, y, mask, shift ? shift + c0 : zeros,
                      scale ? scale + c0 : NULL, s1 + c0, s2 + c0);
 }
 
