@@ -120,7 +120,9 @@ emo_image emo_image_wrap(uint8_t *data, int w, int h, int channels, int stride);
 
 /* Decode JPEG or PNG (detected from the bytes, not the name).
  * channels: 0 keeps the file's own (grey, RGB or RGBA), or 1, 3, 4 to convert.
- * Greyscale conversion uses ITU-R BT.601 weights with OpenCV's rounding. */
+ * Greyscale conversion uses ITU-R BT.601 weights with OpenCV's rounding.
+ * A JPEG's EXIF orientation is applied, as OpenCV's imread does, so portrait
+ * photos from phones come out upright (width and height swap for 90 degrees). */
 int emo_image_load(emo_image *out, const char *path, int channels);
 int emo_image_decode(emo_image *out, const void *bytes, size_t size, int channels);
 /* Format of an encoded buffer from its signature. */

@@ -134,6 +134,86 @@ emo_image_format emo_image_sniff(const void *bytes, size_t size) {
     return EMO_FORMAT_UNKNOWN;
 }
 
+/* EXIF orientation: tag 0x0112 in IFD0 of the APP1 "Exif" segment says how
+ * the camera was held. 1 = upright as stored; 2..8 = mirror and/or rotate to
+ * display (phones write 6 or 8 for portrait photos). OpenCV's imread applies
+ * it, so we do too. Anything malformed reads as 1: the pixels are still good. */
+static unsigned tiff_u16(const uint8_t *p, bool le) {
+    return le ? (unsigned)p[0] | (unsigned)p[1] << 8 : (unsigned)p[0] << 8 | p[1];
+}
+
+static uint32_t tiff_u32(const uint8_t *p, bool le) {
+    return le ? tiff_u16(p, le) | (uint32_t)tiff_u16(p + 2, le) << 16
+              : (uint32_t)tiff_u16(p, le) << 16 | tiff_u16(p + 2, le);
+}
+
+/* t: the TIFF block inside the Exif segment, n bytes. */
+static int tiff_orientation(const uint8_t *t, size_t n) {
+    if (n < 8 || (memcmp(t, "II", 2) != 0 && memcmp(t, "MM", 2) != 0)) return 1;
+    bool le = t[0] == 'I';
+    if (tiff_u16(t + 2, le) != 42) return 1;
+    uint32_t ifd = tiff_u32(t + 4, le);
+    if (ifd > n - 2) return 1;
+    unsigned count = tiff_u16(t + ifd, le);
+    for (unsigned k = 0; k < count; k++) {
+        size_t e = ifd + 2 + (size_t)k * 12; /* entry: tag, type, count, value */
+        if (e + 12 > n) break;
+        if (tiff_u16(t + e, le) != 0x0112) continue;
+        unsigned v = tiff_u16(t + e + 2, le) == 3 ? tiff_u16(t + e + 8, le) : 0; /* type 3 = SHORT */
+        return v >= 1 && v <= 8 ? (int)v : 1;
+    }
+    return 1;
+}
+
+static int jpeg_orientation(const uint8_t *b, size_t size) {
+    size_t i = 2; /* after SOI */
+    while (i + 4 <= size && b[i] == 0xFF) {
+        int marker = b[i + 1];
+        if (marker == 0xFF) { /* fill byte */
+            i++;
+            continue;
+        }
+        if (marker == 0xDA || marker == 0xD9) break; /* scan data: no metadata after it */
+        size_t len = (size_t)b[i + 2] << 8 | b[i + 3]; /* counts itself, not the marker */
+        if (len < 2 || len > size - i - 2) break;
+        if (marker == 0xE1 && len >= 2 + 6 + 8 && memcmp(b + i + 4, "Exif\0\0", 6) == 0)
+            return tiff_orientation(b + i + 10, len - 8);
+        i += 2 + len;
+    }
+    return 1;
+}
+
+/* Turns img upright for EXIF orientation o (2..8). Output pixel (x, y) reads
+ * source pixel origin + x * step_x + y * step_y, in (column, row) units. */
+static int apply_orientation(emo_image *img, int o) {
+    static const int8_t map[9][6] = {
+        /* origin x, origin y (1 = far edge), step_x (dx, dy), step_y (dx, dy) */
+        [2] = {1, 0, -1, 0, 0, 1},  /* mirrored */
+        [3] = {1, 1, -1, 0, 0, -1}, /* rotated 180 */
+        [4] = {0, 1, 1, 0, 0, -1},  /* flipped */
+        [5] = {0, 0, 0, 1, 1, 0},   /* transposed */
+        [6] = {0, 1, 0, -1, 1, 0},  /* needs 90 degrees clockwise */
+        [7] = {1, 1, 0, -1, -1, 0}, /* transverse */
+        [8] = {1, 0, 0, 1, -1, 0},  /* needs 90 degrees anticlockwise */
+    };
+    const int8_t *m = map[o];
+    int w = img->width, h = img->height, c = img->channels;
+    emo_image up = {0};
+    int s = emo_image_alloc(&up, o >= 5 ? h : w, o >= 5 ? w : h, c);
+    if (s) return s;
+    const uint8_t *origin = img->data + (size_t)(m[1] ? h - 1 : 0) * img->stride + (size_t)(m[0] ? w - 1 : 0) * c;
+    ptrdiff_t sx = (ptrdiff_t)m[2] * c + (ptrdiff_t)m[3] * img->stride;
+    ptrdiff_t sy = (ptrdiff_t)m[4] * c + (ptrdiff_t)m[5] * img->stride;
+    for (int y = 0; y < up.height; y++) {
+        const uint8_t *p = origin + y * sy;
+        uint8_t *d = up.data + (size_t)y * up.stride;
+        for (int x = 0; x < up.width; x++, p += sx, d += c) memcpy(d, p, (size_t)c);
+    }
+    emo_image_free(img);
+    *img = up;
+    return EMO_OK;
+}
+
 static int decode_jpeg(emo_image *out, const uint8_t *bytes, size_t size, int channels, const char *what) {
     tjhandle tj = tjInitDecompress();
     if (!tj) return emo_fail(EMO_ENOMEM, "%s: cannot start the JPEG decoder", what);
@@ -158,6 +238,11 @@ static int decode_jpeg(emo_image *out, const uint8_t *bytes, size_t size, int ch
                          strstr(msg, "Premature end") ? "truncated" : "corrupt", msg);
             goto done;
         }
+    }
+    int orientation = jpeg_orientation(bytes, size);
+    if (orientation != 1 && (s = apply_orientation(out, orientation))) {
+        s = emo_fail_prefix(s, "%s", what);
+        goto done;
     }
     s = convert_in_place(out, channels, what);
 done:

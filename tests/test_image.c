@@ -3,6 +3,7 @@
 #include "emo.h"
 #include "test.h"
 
+#include <stdbool.h>
 #include <zlib.h>
 
 static const char *data_path(const char *name) {
@@ -112,6 +113,81 @@ static void test_warp_matches_opencv(void) {
     CHECK_MSG(d <= 6 && big * 100 <= (long)w * h, "warp: max diff %d, %ld of %d pixels off by more than 1", d,
               big, w * h);
     emo_image_free(&grey), emo_image_free(&ref), emo_image_free(&out);
+}
+
+/* JPEGs whose EXIF orientation is 1..8 decode upright, as cv2.imread gives
+ * them; grey decoding turns the same way. */
+static void test_exif_orientation(void) {
+    FILE *f = fopen(data_path("refs.txt"), "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    char line[512], jpg[128], png[128];
+    int o, checked = 0;
+    emo_image img = {0}, ref = {0}, grey = {0}, ref_grey = {0};
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "exif %d %127s %127s", &o, jpg, png) != 3) continue;
+        CHECK_OK(emo_image_load(&img, data_path(jpg), 3));
+        CHECK_OK(emo_image_load(&ref, data_path(png), 3));
+        CHECK_MSG(img.width == ref.width && img.height == ref.height, "orientation %d: %dx%d, OpenCV %dx%d", o,
+                  img.width, img.height, ref.width, ref.height);
+        long n;
+        int d = max_diff(&img, &ref, &n);
+        CHECK_MSG(d <= 1, "orientation %d: max difference %d from cv2.imread (%ld samples)", o, d, n);
+        CHECK_OK(emo_image_load(&grey, data_path(jpg), 1));
+        CHECK_OK(emo_image_to_grey(&ref, &ref_grey));
+        d = max_diff(&grey, &ref_grey, &n);
+        CHECK_MSG(d <= 1, "orientation %d, grey: max difference %d (%ld samples)", o, d, n);
+        checked++;
+    }
+    fclose(f);
+    CHECK_EQ_INT(checked, 8);
+
+    /* A malformed Exif block never fails the decode: the pixels are read as
+     * stored. exif_6.jpg: SOI, then APP1 (marker, length, "Exif\0\0", TIFF). */
+    uint8_t *b = NULL;
+    size_t n = 0;
+    f = fopen(data_path("exif_6.jpg"), "rb");
+    CHECK(f != NULL);
+    if (f) {
+        b = malloc(4096);
+        n = fread(b, 1, 4096, f);
+        fclose(f);
+    }
+    emo_image stored = {0}, turned = {0};
+    CHECK_OK(emo_image_load(&stored, data_path("exif_1.jpg"), 3));
+    CHECK_OK(emo_image_load(&turned, data_path("exif_6.jpg"), 3));
+    const uint8_t *tiff = b + 12;
+    CHECK(b && n > 64 && memcmp(b + 6, "Exif", 4) == 0 && memcmp(tiff, "II", 2) == 0);
+    struct {
+        const char *what;
+        size_t at;
+        uint8_t value[4];
+        int len;
+        bool rotated; /* the one good entry is still read */
+    } breaks[] = {
+        {"IFD offset past the segment", 16, {0xf0, 0xff, 0xff, 0xff}, 4, false},
+        {"IFD offset at the segment's last byte", 16, {25, 0, 0, 0}, 4, false},
+        {"65535 entries in a short segment", 20, {0xff, 0xff}, 2, true},
+        {"orientation 9", 30, {9, 0}, 2, false},
+        {"orientation 0", 30, {0, 0}, 2, false},
+        {"orientation of type LONG", 24, {4, 0}, 2, false},
+        {"not a TIFF byte order", 12, {'X', 'X'}, 2, false},
+        {"not TIFF's 42", 14, {43, 0}, 2, false},
+    };
+    for (size_t i = 0; b && i < TEST_COUNT(breaks); i++) {
+        uint8_t *copy = malloc(n);
+        memcpy(copy, b, n);
+        memcpy(copy + breaks[i].at, breaks[i].value, (size_t)breaks[i].len);
+        int s = emo_image_decode(&img, copy, n, 3);
+        CHECK_MSG(s == EMO_OK, "%s: %s", breaks[i].what, emo_last_error());
+        long nd;
+        CHECK_MSG(s || max_diff(&img, breaks[i].rotated ? &turned : &stored, &nd) == 0, "%s: not decoded %s",
+                  breaks[i].what, breaks[i].rotated ? "turned" : "as stored");
+        free(copy);
+    }
+    free(b);
+    emo_image_free(&img), emo_image_free(&ref), emo_image_free(&grey), emo_image_free(&ref_grey);
+    emo_image_free(&stored), emo_image_free(&turned);
 }
 
 static void test_png_round_trip(void) {
@@ -294,6 +370,7 @@ int main(int argc, char **argv) {
         {"grey_matches_opencv", test_grey_matches_opencv},
         {"resize_matches_opencv", test_resize_matches_opencv},
         {"warp_matches_opencv", test_warp_matches_opencv},
+        {"exif_orientation", test_exif_orientation},
         {"png_round_trip", test_png_round_trip},
         {"jpeg_round_trip", test_jpeg_round_trip},
         {"buffer_reuse", test_buffer_reuse},

@@ -5,6 +5,7 @@ Run from the repository root:  tests/ref/make_image_refs.py [SHARED]
 Writes tests/data/image/*.png (lossless) and tests/data/image/refs.txt.
 """
 import os
+import struct
 import sys
 
 import cv2
@@ -45,6 +46,29 @@ warped = cv2.warpAffine(grey, m, (160, 120), flags=cv2.INTER_LINEAR | cv2.WARP_I
                         borderMode=cv2.BORDER_REPLICATE)
 save("warp_grey_160x120.png", warped)
 lines.append("warp " + " ".join(f"{v:.9g}" for v in m.flatten()) + " 160 120 warp_grey_160x120.png")
+
+# EXIF orientation: a small, asymmetric JPEG with an APP1 "Exif" segment
+# carrying orientation 1..8 (big-endian TIFF for odd, little-endian for even
+# values), and what cv2.imread makes of each (it applies the orientation).
+def exif_segment(orientation, big_endian):
+    e = ">" if big_endian else "<"
+    tiff = (b"MM" if big_endian else b"II") + struct.pack(e + "HI", 42, 8)
+    tiff += struct.pack(e + "H", 1) + struct.pack(e + "HHIHH", 0x0112, 3, 1, orientation, 0)
+    tiff += struct.pack(e + "I", 0)  # no next IFD
+    body = b"Exif\0\0" + tiff
+    return b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body
+
+
+ok, small = cv2.imencode(".jpg", happy[20:60, 30:94], [cv2.IMWRITE_JPEG_QUALITY, 95])
+small = small.tobytes()
+for o in range(1, 9):
+    fn = f"exif_{o}.jpg"
+    with open(os.path.join(out, fn), "wb") as f:
+        f.write(small[:2] + exif_segment(o, o % 2 == 1) + small[2:])
+    up = cv2.imread(os.path.join(out, fn), cv2.IMREAD_COLOR)
+    assert up.shape[:2] == ((64, 40) if o >= 5 else (40, 64)), (o, up.shape)
+    save(f"exif_{o}.png", up[:, :, ::-1])
+    lines.append(f"exif {o} {fn} exif_{o}.png")
 
 with open(os.path.join(out, "refs.txt"), "w") as f:
     f.write("\n".join(lines) + "\n")
