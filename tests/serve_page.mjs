@@ -5,7 +5,8 @@
 import { chromium } from 'playwright-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const [url, y4m, photo, artifacts, video] = process.argv.slice(2);
 const EMOJI = ['😠', '🤢', '😨', '😄', '😢', '😮', '😐', '😒', '☹️', '🙂'];
@@ -93,6 +94,22 @@ try {
   check('upload_photo_drawn', up.photo && up.canvas[0] === up.photo.width && up.canvas[1] === up.photo.height, JSON.stringify(up.canvas));
   check('upload_photo_download', up.download.startsWith('blob:'), `link ${up.download}`);
   await page.screenshot({ path: join(artifacts, 'serve-photo.png') });
+
+  // A phone's portrait photo (pixels on their side, EXIF orientation 6): the
+  // server turns it upright, and the page must draw it the same way round.
+  const portrait = join(dirname(fileURLToPath(import.meta.url)), 'data/image/happy_portrait.jpg');
+  await page.evaluate(() => { window.emoState.photo = null; });
+  await page.setInputFiles('#file', portrait);
+  try {
+    await page.waitForFunction(() => window.emoState.photo, null, { timeout: 30000 });
+  } catch (e) { /* checked below */ }
+  const pt = await page.evaluate(() => ({
+    photo: window.emoState.photo, message: document.querySelector('#upload-message').textContent,
+    canvas: [document.querySelector('#photo').width, document.querySelector('#photo').height],
+  }));
+  check('upload_portrait_upright', pt.photo && pt.photo.width === 500 && pt.photo.height === 282
+    && pt.photo.faces.length === 1 && pt.canvas[0] === 500 && pt.canvas[1] === 282,
+    `${pt.message} ${JSON.stringify(pt.canvas)} ${pt.photo ? pt.photo.faces.length : -1} faces`);
 
   // Upload a video: progress, then the annotated video, CSV and timeline.
   if (video) {

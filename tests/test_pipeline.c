@@ -59,6 +59,25 @@ static void test_expressions_photos(void) {
     emo_pipeline_close(pl);
 }
 
+/* A phone's portrait photo: pixels stored on their side, EXIF orientation 6
+ * (tests/data/image/happy_portrait.jpg from tests/ref/make_image_refs.py).
+ * Turned upright it has the face of media/expressions/happy.jpg; on its side
+ * the frontal detector finds nothing. */
+static void test_portrait_photo(void) {
+    emo_pipeline *pl = open_pipeline(0);
+    if (!pl) return;
+    emo_image img = {0};
+    emo_face faces[8];
+    CHECK_OK(emo_image_load(&img, "tests/data/image/happy_portrait.jpg", 3));
+    CHECK_MSG(img.width == 500 && img.height == 282, "decoded %dx%d, want the upright 500x282", img.width,
+              img.height);
+    int n = emo_pipeline_process(pl, &img, faces, 8);
+    CHECK_MSG(n == 1, "%d faces, want 1", n);
+    if (n == 1) CHECK_EQ_INT(faces[0].label, class_index(pl, "happy"));
+    emo_image_free(&img);
+    emo_pipeline_close(pl);
+}
+
 static void test_no_face_video(void) {
     emo_pipeline *pl = open_pipeline(0.6f);
     emo_video *v = NULL;
@@ -268,6 +287,7 @@ static void test_cmd_video(void) {
 int main(int argc, char **argv) {
     static const test_case cases[] = {
         {"expressions_photos", test_expressions_photos},
+        {"portrait_photo", test_portrait_photo},
         {"no_face_video", test_no_face_video},
         {"sad_to_happy_video", test_sad_to_happy_video},
         {"tracking_between_detections", test_tracking_between_detections},

@@ -278,8 +278,8 @@ async function handleFile(file) {
     uploadMessage(`Cannot analyse ${file.name}: ${e.message || e}`, true);
     return;
   }
-  // As the server saw it: emo decodes JPEGs without applying EXIF rotation.
-  const img = await createImageBitmap(file, { imageOrientation: 'none' });
+  // As the server saw it: emo turns JPEGs upright by their EXIF orientation.
+  const img = await createImageBitmap(file, { imageOrientation: 'from-image' });
   const cv = $('photo');
   cv.width = img.width; cv.height = img.height;
   const ctx = cv.getContext('2d');

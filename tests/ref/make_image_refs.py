@@ -70,6 +70,16 @@ for o in range(1, 9):
     save(f"exif_{o}.png", up[:, :, ::-1])
     lines.append(f"exif {o} {fn} exif_{o}.png")
 
+# A face photo as a phone stores a portrait shot: the pixels lie on their
+# side and EXIF orientation 6 says "turn 90 degrees clockwise to view".
+ok, side = cv2.imencode(".jpg", cv2.rotate(happy, cv2.ROTATE_90_COUNTERCLOCKWISE),
+                        [cv2.IMWRITE_JPEG_QUALITY, 92])
+side = side.tobytes()
+with open(os.path.join(out, "happy_portrait.jpg"), "wb") as f:
+    f.write(side[:2] + exif_segment(6, False) + side[2:])
+assert cv2.imread(os.path.join(out, "happy_portrait.jpg")).shape == happy.shape
+lines.append(f"portrait happy_portrait.jpg {w} {h}")
+
 with open(os.path.join(out, "refs.txt"), "w") as f:
     f.write("\n".join(lines) + "\n")
 print("\n".join(lines))
