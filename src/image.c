@@ -239,12 +239,10 @@ static int decode_jpeg(emo_image *out, const uint8_t *bytes, size_t size, int ch
             goto done;
         }
     }
+    /* Convert first: turning a grey image moves a third of the bytes. */
+    if ((s = convert_in_place(out, channels, what))) goto done;
     int orientation = jpeg_orientation(bytes, size);
-    if (orientation != 1 && (s = apply_orientation(out, orientation))) {
-        s = emo_fail_prefix(s, "%s", what);
-        goto done;
-    }
-    s = convert_in_place(out, channels, what);
+    if (orientation != 1 && (s = apply_orientation(out, orientation))) s = emo_fail_prefix(s, "%s", what);
 done:
     tjDestroy(tj);
     return s;
