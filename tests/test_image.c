@@ -37,6 +37,17 @@ static void write_bytes(const char *path, const void *p, size_t n) {
     fclose(f);
 }
 
+/* The first MiB of a file (malloc'ed), or NULL; *n is its length. */
+static uint8_t *read_bytes(const char *path, size_t *n) {
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t *b = malloc(1 << 20);
+    if (b) *n = fread(b, 1, 1 << 20, f);
+    fclose(f);
+    return b;
+}
+
 static void test_decode_matches_opencv(void) {
     emo_image img = {0}, ref = {0};
     CHECK_OK(emo_image_load(&img, test_shared("media/expressions/happy.jpg"), 3));
@@ -144,20 +155,12 @@ static void test_exif_orientation(void) {
 
     /* A malformed Exif block never fails the decode: the pixels are read as
      * stored. exif_6.jpg: SOI, then APP1 (marker, length, "Exif\0\0", TIFF). */
-    uint8_t *b = NULL;
-    size_t n = 0;
-    f = fopen(data_path("exif_6.jpg"), "rb");
-    CHECK(f != NULL);
-    if (f) {
-        b = malloc(4096);
-        n = fread(b, 1, 4096, f);
-        fclose(f);
-    }
+    size_t n;
+    uint8_t *b = read_bytes(data_path("exif_6.jpg"), &n);
     emo_image stored = {0}, turned = {0};
     CHECK_OK(emo_image_load(&stored, data_path("exif_1.jpg"), 3));
     CHECK_OK(emo_image_load(&turned, data_path("exif_6.jpg"), 3));
-    const uint8_t *tiff = b + 12;
-    CHECK(b && n > 64 && memcmp(b + 6, "Exif", 4) == 0 && memcmp(tiff, "II", 2) == 0);
+    CHECK(b && n > 64 && memcmp(b + 6, "Exif", 4) == 0 && memcmp(b + 12, "II", 2) == 0); /* TIFF at 12 */
     struct {
         const char *what;
         size_t at;
@@ -298,14 +301,10 @@ static void test_bad_inputs(void) {
     write_bytes(test_tmp("empty.jpg"), "", 0);
     expect_load_error(test_tmp("empty.jpg"), EMO_EFORMAT, "empty file");
 
-    uint8_t *bytes = NULL;
-    size_t size = 0;
-    FILE *f = fopen(test_shared("media/expressions/happy.jpg"), "rb");
-    CHECK(f != NULL);
-    if (f) {
-        bytes = malloc(1 << 20);
-        size = fread(bytes, 1, 1 << 20, f);
-        fclose(f);
+    size_t size;
+    uint8_t *bytes = read_bytes(test_shared("media/expressions/happy.jpg"), &size);
+    CHECK(bytes != NULL);
+    if (bytes) {
         write_bytes(test_tmp("trunc.jpg"), bytes, size / 2);
         expect_load_error(test_tmp("trunc.jpg"), EMO_EFORMAT, "truncated JPEG");
         /* Garbage in the entropy-coded data after a valid header. */
