@@ -513,6 +513,23 @@ void emo_model_input_size(const emo_model *model, int *w, int *h);
 void emo_model_set_threads(emo_model *model, int threads);
 /* Forward FLOPs per face (2 per multiply-add of conv and linear layers). */
 double emo_model_flops(const emo_model *model);
+/* Arithmetic of the convolutions. FP32 (the default of emo_model_load) is
+ * exact float arithmetic; BF16 rounds conv inputs and weights to bfloat16
+ * and accumulates in fp32 on the CPU's matrix units (AMX-BF16, or
+ * AVX512-BF16): 2-3x faster, labels change for about 0.1% of faces
+ * (docs/ACCURACY.md). AUTO = BF16 where the CPU has either, else FP32. BF16
+ * on a CPU without them fails with EMO_EUNSUPPORTED and the model stays as
+ * it was. Weights and files are the same in every precision. */
+typedef enum emo_precision { EMO_PRECISION_FP32 = 0, EMO_PRECISION_BF16 = 1, EMO_PRECISION_AUTO = 2 } emo_precision;
+int emo_model_set_precision(emo_model *model, emo_precision precision);
+/* What the model runs in now: EMO_PRECISION_FP32 or EMO_PRECISION_BF16. */
+emo_precision emo_model_precision(const emo_model *model);
+/* "amx-bf16" or "avx512-bf16": the bf16 kernels this machine runs; NULL if
+ * none, and then *why (may be NULL) says why. */
+const char *emo_bf16_isa(const char **why);
+/* "auto", "fp32", "bf16" <-> the enum (-1 / NULL for anything else). */
+int emo_precision_parse(const char *name);
+const char *emo_precision_name(emo_precision precision);
 /* Classifies n grey crops of exactly the model's input size (any stride);
  * probs receives n * emo_model_classes(model) softmax probabilities, face
  * after face. EMO_EINVAL names the first face of the wrong size. */
@@ -735,6 +752,7 @@ typedef struct emo_pipeline_params {
     int detect_every;         /* full detection every N frames; in between, search near known faces (1) */
     float crop_scale;         /* crop side = this x the detector's box side (see docs/ACCURACY.md) */
     int threads;              /* 0 = all cores */
+    emo_precision precision;  /* of the classifier (EMO_PRECISION_AUTO); see emo_model_set_precision */
 } emo_pipeline_params;
 
 typedef struct emo_pipeline emo_pipeline;

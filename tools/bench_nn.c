@@ -129,9 +129,10 @@ int bench_nn_train(int argc, char **argv) {
     int batch = 64, threads = 1;
     float seconds = 10, warmup = 2;
     bool profile = false;
-    const char *conv = "auto", *split = "batch";
+    const char *conv = "auto", *split = "batch", *precision = "auto";
     const cli_opt opts[] = {
         {"net", 0, "PATH", "network config (default models/vgg-s.cfg)", .out_str = &cfg},
+        CLI_PRECISION_OPT(&precision),
         {"batch", 'b', "N", "images per step (default 64)", .out_int = &batch},
         {"threads", 't', "N", "threads (default 1; 0 = all cores)", .out_int = &threads},
         {"seconds", 's', "S", "timed window (default 10)", .out_float = &seconds},
@@ -152,10 +153,16 @@ int bench_nn_train(int argc, char **argv) {
         return 2;
     }
     nn_data_parallel = strcmp(split, "batch") == 0;
+    emo_precision prec;
+    if (cli_precision("bench train", precision, &prec)) return 2;
     nn_net *net;
     if (nn_net_from_cfg_file(&net, cfg)) return cli_error("bench train", "cannot build the network");
     nn_net_init_params(net, 1);
     nn_net_set_threads(net, threads);
+    if (nn_net_set_precision(net, prec == EMO_PRECISION_BF16 ? NN_BF16 : NN_FP32)) {
+        nn_net_free(net);
+        return cli_error("bench train", "cannot set the precision");
+    }
     if (nn_net_set_batch(net, batch)) {
         nn_net_free(net);
         return cli_error("bench train", "cannot allocate");
@@ -207,8 +214,8 @@ int bench_nn_train(int argc, char **argv) {
                tm.n, wall, med * 1e3, ips, batch * tm.n / wall, 1e3 * cpu / tm.n, cpu / wall);
         if (net->prof) print_profile(net, tm.n);
         double peak = bench_nn_peak_gflops(0.3), cpu_g = 3 * fwd * batch * tm.n / cpu / 1e9;
-        printf("emo %s train threads=%d batch=%d img_per_s=%.1f gflops=%.2f cpu_gflops=%.2f peak_gflops=%.1f\n", name,
-               net->threads, batch, ips, ips * 3 * fwd / 1e9, cpu_g, peak);
+        printf("emo %s train threads=%d batch=%d img_per_s=%.1f gflops=%.2f cpu_gflops=%.2f peak_gflops=%.1f dtype=%s\n",
+               name, net->threads, batch, ips, ips * 3 * fwd / 1e9, cpu_g, peak, emo_precision_name(prec));
     }
     free(net->prof);
     net->prof = NULL;
@@ -223,9 +230,10 @@ int bench_nn_classify(int argc, char **argv) {
     const char *cfg = "models/vgg-s.cfg", *model_path = NULL;
     int batch = 64, threads = 1;
     float seconds = 10, warmup = 2;
-    const char *conv = "auto";
+    const char *conv = "auto", *precision = "auto";
     const cli_opt opts[] = {
         {"net", 0, "PATH", "network config, random weights (default models/vgg-s.cfg)", .out_str = &cfg},
+        CLI_PRECISION_OPT(&precision),
         {"conv", 0, "auto|im2col", "convolution kernels (default auto: direct AVX-512 where it applies)", .out_str = &conv},
         {"chunk", 0, "N", "faces per forward pass inside emo_classify (default 8)", .out_int = &nn_infer_chunk},
         {"model", 'm', "PATH", "a trained .emo model instead of --net", .out_str = &model_path},
@@ -240,6 +248,8 @@ int bench_nn_classify(int argc, char **argv) {
     if (r) return r == 1 ? 0 : r;
     if (set_conv(conv)) return 2;
     if (batch < 1 || batch > 4096) return cli_error("bench classify", "--batch %d outside [1, 4096]", batch);
+    emo_precision prec;
+    if (cli_precision("bench classify", precision, &prec)) return 2;
     char tmp[64] = "", name[64];
     emo_model *m = NULL;
     if (!model_path) {
@@ -262,6 +272,10 @@ int bench_nn_classify(int argc, char **argv) {
     if (tmp[0]) unlink(tmp);
     if (st) return cli_error("bench classify", "cannot load %s", model_path);
     emo_model_set_threads(m, threads);
+    if (emo_model_set_precision(m, prec)) {
+        emo_model_free(m);
+        return cli_error("bench classify", "cannot set the precision");
+    }
     int w, h;
     emo_model_input_size(m, &w, &h);
     uint8_t *pix = malloc((size_t)batch * w * h);
@@ -298,8 +312,8 @@ int bench_nn_classify(int argc, char **argv) {
                tm.n, wall, med * 1e3, med * 1e3 / batch, ips, batch * tm.n / wall, 1e3 * cpu / tm.n, cpu / wall);
         double peak = bench_nn_peak_gflops(0.3), cpu_g = fwd * batch * tm.n / cpu / 1e9;
         printf("emo %s infer threads=%d batch=%d img_per_s=%.1f gflops=%.2f latency_ms=%.3f cpu_gflops=%.2f "
-               "peak_gflops=%.1f\n",
-               name, thr, batch, ips, ips * fwd / 1e9, med * 1e3, cpu_g, peak);
+               "peak_gflops=%.1f dtype=%s\n",
+               name, thr, batch, ips, ips * fwd / 1e9, med * 1e3, cpu_g, peak, emo_precision_name(prec));
     }
     free(tm.t);
     free(pix);

@@ -126,3 +126,18 @@ bool cli_parse_size(const char *s, int *w, int *h) {
     *h = (int)b;
     return true;
 }
+
+int cli_precision(const char *cmd, const char *value, emo_precision *out) {
+    int p = emo_precision_parse(value);
+    if (p < 0) {
+        fprintf(stderr, "emo %s: --precision %s: expected auto, fp32 or bf16\n", cmd, value ? value : "");
+        return -1;
+    }
+    const char *why = NULL, *isa = emo_bf16_isa(&why);
+    if (p == EMO_PRECISION_BF16 && !isa) {
+        fprintf(stderr, "emo %s: --precision bf16: %s; use --precision fp32 (or auto)\n", cmd, why);
+        return -1;
+    }
+    *out = p == EMO_PRECISION_AUTO ? (isa ? EMO_PRECISION_BF16 : EMO_PRECISION_FP32) : (emo_precision)p;
+    return 0;
+}

@@ -32,6 +32,13 @@ int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(print
 #define CLI_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define CLI_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* --precision, the same on every command that runs a network. */
+#define CLI_PRECISION_HELP "conv arithmetic: auto (bf16 where the CPU has AMX-BF16 or AVX512-BF16, else fp32; default), fp32, bf16"
+#define CLI_PRECISION_OPT(ptr) {"precision", 0, "auto|fp32|bf16", CLI_PRECISION_HELP, .out_str = (ptr)}
+/* Resolves a --precision value to EMO_PRECISION_FP32 or _BF16: auto picks;
+ * bf16 on a CPU without it, or an unknown word, prints why and returns -1. */
+int cli_precision(const char *cmd, const char *value, emo_precision *out);
+
 /* Parses "640x480"; false if malformed. */
 bool cli_parse_size(const char *s, int *w, int *h);
 

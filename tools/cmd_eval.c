@@ -176,7 +176,7 @@ static const char *about =
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *ferplus = NULL, *split = "val", *labels = NULL, *plots = NULL;
-    const char *log = NULL;
+    const char *log = NULL, *precision = "auto", *pred_path = NULL;
     bool tta = false, json = false;
     int shift = 0, threads = 0, max_rows = 0, seed = 1;
     const cli_opt opts[] = {
@@ -196,6 +196,8 @@ int cmd_eval(int argc, char **argv) {
          .out_int = &seed},
         {"max-rows", 0, "N", "evaluate only the first N rows of the split", .out_int = &max_rows},
         {"threads", 't', "N", "threads (default 0 = all cores)", .out_int = &threads},
+        CLI_PRECISION_OPT(&precision),
+        {"predictions", 0, "CSV", "write each face's row, label, prediction and probabilities", .out_str = &pred_path},
         {0},
     };
     int npos, r = cli_parse(argc, argv, opts, "--data PATH [--model MODEL] [OPTIONS]", about, &npos);
@@ -236,6 +238,8 @@ int cmd_eval(int argc, char **argv) {
         return 1;
     }
     if (!data) return plot_curves(log, plots);
+    emo_precision prec;
+    if (cli_precision("eval", precision, &prec)) return 2;
 
     emo_model *m = NULL;
     emo_dataset ds = {0};
@@ -245,12 +249,17 @@ int cmd_eval(int argc, char **argv) {
     float *probs = NULL;
     long long *conf = NULL;
     emo_image sized = {0};
+    FILE *pred = NULL;
     char path[1024];
     if (emo_default_model_path(model ? model : EMO_DEFAULT_MODEL, path, sizeof path) || emo_model_load(&m, path)) {
         cli_error("eval", "cannot load the model");
         goto done;
     }
     emo_model_set_threads(m, threads);
+    if (emo_model_set_precision(m, prec)) {
+        cli_error("eval", "--precision");
+        goto done;
+    }
     int K = emo_model_classes(m), W, H;
     emo_model_input_size(m, &W, &H);
     char classes[EMO_DATASET_MAX_CLASSES * EMO_CLASS_NAME_MAX + 16] = "";
@@ -293,6 +302,15 @@ int cmd_eval(int argc, char **argv) {
     probs = malloc((size_t)CHUNK * V * K * sizeof *probs);
     conf = calloc((size_t)K * K, sizeof *conf);
     if (!views || !faces || !probs || !conf) goto oom;
+    if (pred_path && !(pred = fopen(pred_path, "w"))) {
+        fprintf(stderr, "emo eval: cannot write %s: %s\n", pred_path, strerror(errno));
+        goto done;
+    }
+    if (pred) {
+        fprintf(pred, "row,label,predicted");
+        for (int k = 0; k < K; k++) fprintf(pred, ",%s", emo_model_class_name(m, k));
+        fprintf(pred, "\n");
+    }
     if (!json) progress_start(n, "eval");
     for (int b = 0; b < n; b += CHUNK) {
         int c = n - b < CHUNK ? n - b : CHUNK;
@@ -320,11 +338,25 @@ int cmd_eval(int argc, char **argv) {
             float avg[TRAIN_MAX_CLASSES] = {0};
             for (int v = 0; v < V; v++)
                 for (int k = 0; k < K; k++) avg[k] += probs[((size_t)i * V + v) * K + k];
-            conf[(size_t)ds.labels[rows[b + i]] * K + train_argmax(avg, K)]++;
+            int label = ds.labels[rows[b + i]], guess = train_argmax(avg, K);
+            conf[(size_t)label * K + guess]++;
+            if (pred) {
+                fprintf(pred, "%d,%s,%s", rows[b + i], emo_model_class_name(m, label), emo_model_class_name(m, guess));
+                for (int k = 0; k < K; k++) fprintf(pred, ",%.6f", avg[k] / V);
+                fprintf(pred, "\n");
+            }
         }
         if (!json) progress_update(b + c);
     }
     if (!json) progress_end();
+    if (pred) {
+        int bad = ferror(pred) | fclose(pred);
+        pred = NULL;
+        if (bad) {
+            fprintf(stderr, "emo eval: writing %s failed\n", pred_path);
+            goto done;
+        }
+    }
 
     train_metrics mt;
     train_metrics_compute(conf, K, &mt);
@@ -335,9 +367,9 @@ int cmd_eval(int argc, char **argv) {
         json_print_str(stdout, path);
         printf(",\"data\":");
         json_print_str(stdout, data);
-        printf(",\"split\":\"%s\",\"labels\":\"%s\",\"tta\":\"%s\",\"n\":%lld,\"accuracy\":%.6f,\"macro_f1\":%.6f,"
-               "\"classes\":[",
-               emo_split_name(sp), lname, tname, mt.n, mt.accuracy, mt.macro_f1);
+        printf(",\"split\":\"%s\",\"labels\":\"%s\",\"tta\":\"%s\",\"precision\":\"%s\",\"n\":%lld,\"accuracy\":%.6f,"
+               "\"macro_f1\":%.6f,\"classes\":[",
+               emo_split_name(sp), lname, tname, emo_precision_name(prec), mt.n, mt.accuracy, mt.macro_f1);
         for (int k = 0; k < K; k++) {
             if (k) printf(",");
             json_print_str(stdout, emo_model_class_name(m, k));
@@ -357,7 +389,8 @@ int cmd_eval(int argc, char **argv) {
         }
         printf("]}\n");
     } else {
-        printf("model %s\ndata %s, split %s, labels %s, tta %s\n", path, data, emo_split_name(sp), lname, tname);
+        printf("model %s\ndata %s, split %s, labels %s, tta %s, precision %s\n", path, data, emo_split_name(sp), lname,
+               tname, emo_precision_name(prec));
         printf("n %lld  accuracy %.2f%%  macro-F1 %.4f\n\n", mt.n, 100 * mt.accuracy, mt.macro_f1);
         printf("%-12s %9s %9s %9s %8s\n", "class", "precision", "recall", "f1", "support");
         for (int k = 0; k < K; k++)
@@ -396,6 +429,7 @@ int cmd_eval(int argc, char **argv) {
 oom:
     fprintf(stderr, "emo eval: out of memory\n");
 done:
+    if (pred) fclose(pred);
     emo_model_free(m);
     emo_dataset_free(&ds);
     free(rows);

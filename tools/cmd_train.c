@@ -479,7 +479,8 @@ static void teacher_close(teacher *t) {
     memset(t, 0, sizeof *t);
 }
 
-static int teacher_open(teacher *t, const char *path, const emo_dataset *ds, int batch, int threads) {
+static int teacher_open(teacher *t, const char *path, const emo_dataset *ds, int batch, int threads,
+                        nn_precision prec) {
     uint8_t *bytes;
     size_t size;
     int st = emo_read_file(path, 0, &bytes, &size);
@@ -499,7 +500,7 @@ static int teacher_open(teacher *t, const char *path, const emo_dataset *ds, int
     }
     if (!mapped) return emo_fail(EMO_EINVAL, "%s: the teacher has none of the classes being trained", path);
     nn_net_set_threads(t->net, threads);
-    if ((st = nn_net_set_batch(t->net, batch))) return st;
+    if ((st = nn_net_set_precision(t->net, prec)) || (st = nn_net_set_batch(t->net, batch))) return st;
     t->x = malloc((size_t)batch * EMO_DATA_PIXELS * sizeof *t->x);
     if (!t->x) return emo_fail(EMO_ENOMEM, "%s: out of memory", path);
     return EMO_OK;
@@ -629,6 +630,7 @@ static const char *about =
 int cmd_train(int argc, char **argv) {
     const char *data = NULL, *ferplus = NULL, *labels = NULL, *classes = NULL, *netcfg = NULL, *out = NULL;
     const char *optimizer = NULL, *schedule = NULL, *resume = NULL, *init = NULL, *log = NULL, *ckpt = NULL;
+    const char *precision = "auto";
     const char *augment = NULL, *val_split = NULL, *teacher_path = NULL;
     int epochs = UNSET_INT, batch = UNSET_INT, seed = UNSET_INT, threads = 1, every = UNSET_INT;
     int early = UNSET_INT, freeze = UNSET_INT, max_rows = UNSET_INT;
@@ -682,11 +684,15 @@ int cmd_train(int argc, char **argv) {
         {"temperature", 0, "T", "with --teacher: softmax temperature of its outputs (default 2)",
          .out_float = &temperature},
         {"log", 0, "CSV", "per-epoch log (default: --out with .csv)", .out_str = &log},
+        CLI_PRECISION_OPT(&precision),
         {"quiet", 'q', NULL, "no progress display", .out_flag = &quiet},
         {0},
     };
     int npos, r = cli_parse(argc, argv, opts, "--data PATH --out MODEL [OPTIONS]", about, &npos);
     if (r) return r == 1 ? 0 : r;
+    emo_precision eprec;
+    if (cli_precision("train", precision, &eprec)) return 2;
+    nn_precision prec = eprec == EMO_PRECISION_BF16 ? NN_BF16 : NN_FP32;
     block_stop_signals();
     if (npos) {
         fprintf(stderr, "emo train: unexpected argument '%s'\n", argv[1]);
@@ -710,7 +716,7 @@ int cmd_train(int argc, char **argv) {
             !isnan(wd) || !isnan(smoothing) || !isnan(warmup) || !isnan(min_lr) || !isnan(momentum) || !isnan(clip) ||
             teacher_path || !isnan(distill) || !isnan(temperature)) {
             fprintf(stderr, "emo train: with --resume, only --data, --ferplus, --out, --log, --checkpoint, "
-                            "--checkpoint-every, --threads and --epochs may be given; the rest comes from the "
+                            "--checkpoint-every, --threads, --precision and --epochs may be given; the rest comes from the "
                             "checkpoint\n");
             return 2;
         }
@@ -1003,6 +1009,10 @@ int cmd_train(int argc, char **argv) {
         memcpy(frozen, net->params, frozen_n * sizeof *frozen);
     }
     nn_net_set_threads(net, threads);
+    if (nn_net_set_precision(net, prec)) {
+        cli_error("train", "--precision");
+        goto done;
+    }
     int vb = B > 256 ? B : 256;
     if (nn_net_set_batch(net, vb)) {
         cli_error("train", "cannot allocate the network");
@@ -1018,7 +1028,7 @@ int cmd_train(int argc, char **argv) {
         goto done;
     }
     if (c.teacher[0]) {
-        if (teacher_open(&tch, c.teacher, &ds, vb, threads)) {
+        if (teacher_open(&tch, c.teacher, &ds, vb, threads, prec)) {
             cli_error("train", "--teacher");
             goto done;
         }
@@ -1038,9 +1048,10 @@ int cmd_train(int argc, char **argv) {
     }
     fprintf(stderr,
             "emo train: %s: %zu parameters, %.1f MFLOPs per face; %s lr %g wd %g, %s schedule, batch %d, "
-            "%lld steps per epoch, %d epochs%s\n",
+            "%lld steps per epoch, %d epochs%s; %s on %d thread%s\n",
             c.net_origin, net->n_params, nn_net_flops(net) / 1e6, optim_names[c.optimizer], c.lr, c.weight_decay,
-            sched_names[c.schedule], B, spe, c.epochs, frozen_n ? ", early layers frozen" : "");
+            sched_names[c.schedule], B, spe, c.epochs, frozen_n ? ", early layers frozen" : "",
+            prec == NN_BF16 ? "bf16" : "fp32", net->threads, net->threads == 1 ? "" : "s");
     if (resume)
         fprintf(stderr, "emo train: resuming %s at epoch %d, batch %d/%lld (step %lld)\n", resume, s.epoch + 1,
                 s.batch_in_epoch, spe, net->step);

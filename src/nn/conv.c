@@ -873,16 +873,17 @@ void nn_conv_forward(const nn_conv_shape *s, const float *in, const float *w, co
     else im2col_forward(s, in, w, b, act, out, scratch, threads);
 }
 
+void nn_conv_bias_backward(size_t rows, int cout, const float *dout, float *db) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *d = dout + r * cout;
+        for (int j = 0; j < cout; j++) db[j] += d[j];
+    }
+}
+
 void nn_conv_backward(const nn_conv_shape *s, const float *in, const float *w, const float *dout, float *dw,
                       float *db, float *din, int acc, float *scratch, int threads) {
     int dwd = dw && direct_bwd_w_ok(s), dind = din && direct_bwd_data_ok(s);
-    if (db) {
-        size_t rows = (size_t)s->n * s->oh * s->ow;
-        for (size_t r = 0; r < rows; r++) {
-            const float *d = dout + r * s->cout;
-            for (int j = 0; j < s->cout; j++) db[j] += d[j];
-        }
-    }
+    if (db) nn_conv_bias_backward((size_t)s->n * s->oh * s->ow, s->cout, dout, db);
     if (dw && wino_dw_ok(s)) {
         wino_backward_weights(s, in, dout, dw, scratch, threads);
         dwd = 1;

@@ -96,6 +96,10 @@ static int worker(emo_model *m, int t, int chunk, nn_net **out) {
         memcpy(w->params, m->net->params, m->net->n_params * sizeof(float));
         memcpy(w->stats, m->net->stats, m->net->n_stats * sizeof(float));
         w->param_version++;
+        if ((st = nn_net_set_precision(w, m->net->precision))) {
+            nn_net_free(w);
+            return st;
+        }
         m->workers[t] = w;
     }
     nn_net *w = m->workers[t];
@@ -117,6 +121,47 @@ static void softmax_rows(const float *z, int n, int k, float *probs) {
 }
 
 double emo_model_flops(const emo_model *m) { return m ? nn_net_flops(m->net) : 0; }
+
+int emo_model_set_precision(emo_model *m, emo_precision p) {
+    if (!m) return emo_fail(EMO_EINVAL, "emo_model_set_precision: no model");
+    if (p == EMO_PRECISION_AUTO) p = nn_bf16_available(NULL) ? EMO_PRECISION_BF16 : EMO_PRECISION_FP32;
+    if (p != EMO_PRECISION_FP32 && p != EMO_PRECISION_BF16)
+        return emo_fail(EMO_EINVAL, "emo_model_set_precision: unknown precision %d", (int)p);
+    nn_precision np = p == EMO_PRECISION_BF16 ? NN_BF16 : NN_FP32;
+    int st = nn_net_set_precision(m->net, np);
+    for (int t = 1; t < MODEL_MAX_THREADS && !st; t++)
+        if (m->workers[t]) st = nn_net_set_precision(m->workers[t], np);
+    if (st) /* all or nothing: back to what it was */
+        for (int t = 0; t < MODEL_MAX_THREADS; t++)
+            if (m->workers[t]) nn_net_set_precision(m->workers[t], NN_FP32);
+    return st;
+}
+
+emo_precision emo_model_precision(const emo_model *m) {
+    return m && m->net->precision == NN_BF16 ? EMO_PRECISION_BF16 : EMO_PRECISION_FP32;
+}
+
+const char *emo_bf16_isa(const char **why) {
+    if (!nn_bf16_available(why)) return NULL;
+    return nn_bf16_isa();
+}
+
+int emo_precision_parse(const char *name) {
+    if (!name) return -1;
+    if (!strcmp(name, "auto")) return EMO_PRECISION_AUTO;
+    if (!strcmp(name, "fp32")) return EMO_PRECISION_FP32;
+    if (!strcmp(name, "bf16")) return EMO_PRECISION_BF16;
+    return -1;
+}
+
+const char *emo_precision_name(emo_precision p) {
+    switch (p) {
+    case EMO_PRECISION_FP32: return "fp32";
+    case EMO_PRECISION_BF16: return "bf16";
+    case EMO_PRECISION_AUTO: return "auto";
+    }
+    return NULL;
+}
 
 int emo_classify(emo_model *m, const emo_image *faces, int n, float *probs) {
     if (!m || (!faces && n) || (!probs && n) || n < 0)

@@ -481,6 +481,7 @@ void nn_net_free(nn_net *net) {
     free(net->packed);
     free(net->packed_off);
     dp_free(net);
+    nn_bf16_free(net->bf16);
     free(net);
 }
 
@@ -803,6 +804,12 @@ int nn_net_forward(nn_net *net, const float *x, int n, int train) {
     if (T == 1 && net->threads > net->scratch_threads && (st = grow_scratch(net))) return st;
     if (T > 1 && (st = dp_reserve(net, T))) return st;
     int caller_threads = omp_get_max_threads();
+    /* bf16 primitives are built for the thread count they will run with */
+    omp_set_num_threads(T > 1 ? 1 : net->threads);
+    if (net->bf16 && (st = nn_bf16_prepare(net, n, T, train))) {
+        omp_set_num_threads(caller_threads);
+        return st;
+    }
     omp_set_num_threads(net->threads); /* for the kernels' pragmas and dnnl_sgemm; restored below */
     net->batch = n;
     net->training = train;
@@ -826,6 +833,7 @@ int nn_net_forward(nn_net *net, const float *x, int n, int train) {
         }
     }
     omp_set_num_threads(caller_threads);
+    if ((st = nn_bf16_status(net))) return emo_fail(st, "forward: a bf16 convolution failed");
     return EMO_OK;
 }
 
@@ -855,6 +863,10 @@ static void forward_layers(nn_net *net, const float *x, int train, const team *t
         const float *in = A + I->out_off + lo * per_image(I);
         switch (L->kind) {
         case NN_CONV: {
+            if (nn_bf16_layer_on(net, i)) {
+                nn_bf16_conv_forward(net, i, tm->lo, n, tm->t, tm->threads, train, in, out);
+                break;
+            }
             nn_conv_shape s = conv_shape(net, L, n);
             const float *packed =
                 (!train || tm->T > 1) && net->packed_off[i] != SIZE_MAX ? net->packed + net->packed_off[i] : NULL;
@@ -977,6 +989,7 @@ int nn_net_backward_dx(nn_net *net, float *dx) {
         }
     }
     omp_set_num_threads(caller_threads);
+    if ((st = nn_bf16_status(net))) return emo_fail(st, "backward: a bf16 convolution failed");
     if (dx) memcpy(dx, net->dacts + net->layers[0].out_off, (size_t)n * net->in_h * net->in_w * net->in_c * sizeof *dx);
     return EMO_OK;
 }
@@ -1007,6 +1020,11 @@ static void backward_layers(nn_net *net, int want_dx, const team *tm) {
         case NN_CONV: {
             if (L->act == NN_ACT_RELU)
                 for (size_t j = 0; j < cnt; j++) dout[j] = out[j] > 0 ? dout[j] : 0;
+            if (nn_bf16_layer_on(net, i)) {
+                if (L->bias) nn_conv_bias_backward(cnt / L->c, L->c, dout, G + L->b_off);
+                nn_bf16_conv_backward(net, i, tm->lo, n, tm->t, tm->threads, dout, G + L->w_off, din, acc);
+                break;
+            }
             nn_conv_shape s = conv_shape(net, L, n);
             nn_conv_backward(&s, in, P + L->w_off, dout, G + L->w_off, L->bias ? G + L->b_off : NULL, din, acc,
                              tm->scratch, tm->threads);

@@ -72,6 +72,12 @@ typedef enum nn_kind {
 
 typedef enum nn_act { NN_ACT_NONE = 0, NN_ACT_RELU } nn_act;
 
+/* Arithmetic of the convolutions: fp32 everywhere, or bf16 inputs and
+ * weights with fp32 accumulation (conv_bf16.c); everything else is fp32 in
+ * both. */
+typedef enum nn_precision { NN_FP32 = 0, NN_BF16 = 1 } nn_precision;
+typedef struct nn_bf16 nn_bf16; /* conv_bf16.c's primitives and buffers */
+
 typedef struct nn_layer {
     nn_kind kind;
     int line;                /* line in the cfg text, for messages */
@@ -146,6 +152,8 @@ typedef struct nn_net {
     double *dp_sums;      /* (dp_cap_threads, 2, dp_max_c): bn partial sums per thread */
     float *dp_k;          /* (2, dp_max_c): bn backward's mean dout, mean dout xhat */
     int dp_max_c;
+    nn_precision precision; /* NN_FP32 unless nn_net_set_precision */
+    nn_bf16 *bf16;          /* NN_BF16: the layers' oneDNN primitives, packed weights, buffers */
 } nn_net;
 
 /* "conv", "bn", ...: the config word of a layer kind. */
@@ -168,6 +176,17 @@ void nn_net_init_params(nn_net *net, uint64_t seed);
 /* Allocates activations for up to `batch` images (grows only). */
 int nn_net_set_batch(nn_net *net, int batch);
 void nn_net_set_threads(nn_net *net, int threads); /* 0 = all cores */
+/* NN_BF16 fails with EMO_EUNSUPPORTED, saying why, where the CPU lacks
+ * AVX512-BF16 and AMX-BF16 or oneDNN is held below them (ONEDNN_MAX_CPU_ISA);
+ * the network is then unchanged. Parameters, files and results other than
+ * rounding do not depend on the precision. */
+int nn_net_set_precision(nn_net *net, nn_precision p);
+/* 1 if bf16 can run here; else 0 and *why (may be NULL) says why not. */
+int nn_bf16_available(const char **why);
+/* "amx-bf16", "avx512-bf16" (what oneDNN will use) or NULL. */
+const char *nn_bf16_isa(void);
+/* CPUID: 1 if the CPU has AVX512-BF16 or AMX-BF16; *amx (may be NULL) = AMX-BF16. */
+int nn_cpu_bf16_hw(int *amx);
 /* Total forward FLOPs per image (2 per multiply-add of conv and linear). */
 double nn_net_flops(const nn_net *net);
 /* Writes the network back as config text (malloc'ed; caller frees). */
@@ -354,6 +373,25 @@ void nn_linear_backward(int n, int cin, int cout, const float *in, const float *
 /* logits (n, k), target (n, k) probabilities -> mean loss, dlogits, probs. */
 float nn_softmax_ce(int n, int k, const float *logits, const float *target, float smoothing,
                     float *probs, float *dlogits);
+
+/* bf16 <-> fp32 (round to nearest even; NaN stays NaN). */
+void nn_f32_to_bf16(size_t n, const float *x, uint16_t *y);
+void nn_bf16_to_f32(size_t n, const uint16_t *x, float *y);
+/* conv_bf16.c, called by net.c: prepare builds what a pass of n images over
+ * T data-parallel slices needs (outside parallel regions); the layer calls
+ * run slice [lo, lo + n) on thread t of the pass; a failure inside a pass
+ * is kept in nn_bf16_status. */
+void nn_bf16_free(nn_bf16 *b);
+int nn_bf16_prepare(nn_net *net, int n, int T, int train);
+int nn_bf16_status(const nn_net *net);
+int nn_bf16_layer_on(const nn_net *net, int layer);
+void nn_bf16_conv_forward(nn_net *net, int layer, int lo, int n, int t, int threads, int train, const float *in,
+                          float *out);
+/* dw accumulates; din is overwritten or added to (acc); either may be NULL. */
+void nn_bf16_conv_backward(nn_net *net, int layer, int lo, int n, int t, int threads, const float *dout, float *dw,
+                           float *din, int acc);
+/* db[j] += sum over rows of dout[row, j] */
+void nn_conv_bias_backward(size_t rows, int cout, const float *dout, float *db);
 
 /* Row-major single-precision GEMM, C = alpha op(A) op(B) + beta C, through
  * dnnl_sgemm (AVX-512 kernels picked at run time). */
