@@ -116,7 +116,7 @@ int emo_pipeline_open(emo_pipeline **out, const emo_pipeline_params *params) {
             pl->names[i] = emo_model_class_name(pl->model, i);
         emo_model_input_size(pl->model, &pl->in_w, &pl->in_h);
         emo_model_set_threads(pl->model, p.threads);
-        s = emo_model_set_precision(pl->model, p.precision);
+        if (s == EMO_OK) s = emo_model_set_precision(pl->model, p.precision);
     }
     if (s == EMO_OK) s = emo_detector_open(&pl->det, p.cascade);
     if (s) {

@@ -81,12 +81,21 @@ int bench_nn_peak(int argc, char **argv) {
     };
     int npos, r = cli_parse(argc, argv, opts, "[OPTIONS]",
                             "FP32 FMA peak of one core now (AVX-512), per second of CPU time: the ceiling for\n"
-                            "judging `emo bench train/classify` GFLOP/s on a shared machine.",
+                            "judging `emo bench train/classify` GFLOP/s on a shared machine. Where bf16 runs,\n"
+                            "also oneDNN's bf16 matmul (1024^3, AMX-BF16 or AVX512-BF16) on one core.",
                             &npos);
     if (r) return r == 1 ? 0 : r;
     double g = bench_nn_peak_gflops(seconds);
     if (g <= 0) return cli_error("bench peak", "needs AVX-512");
     printf("emo fma peak threads=1 gflops=%.1f\n", g);
+    const char *why = NULL;
+    if (!nn_bf16_available(&why)) {
+        printf("bf16: %s\n", why);
+        return 0;
+    }
+    double b = nn_bf16_matmul_gflops(1024, seconds);
+    if (b <= 0) return cli_error("bench peak", "bf16 matmul failed");
+    printf("emo bf16 matmul peak threads=1 m=1024 isa=%s gflops=%.1f\n", nn_bf16_isa(), b);
     return 0;
 }
 

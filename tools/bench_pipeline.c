@@ -52,7 +52,7 @@ static double pass_with_decode(const char *input, emo_pipeline *pl, emo_image *f
 }
 
 int bench_pipeline(int argc, char **argv) {
-    const char *input = NULL, *model = NULL, *cascade = NULL;
+    const char *input = NULL, *model = NULL, *cascade = NULL, *precision = "auto";
     int threads = 0, every = 1;
     float seconds = 10;
     const cli_opt opts[] = {
@@ -62,6 +62,7 @@ int bench_pipeline(int argc, char **argv) {
         {"seconds", 's', "S", "time per measurement (default 10)", .out_float = &seconds},
         {"model", 'm', "M", "model (default ferplus)", .out_str = &model},
         {"cascade", 0, "C", "detector cascade (default as emo_detector_open)", .out_str = &cascade},
+        CLI_PRECISION_OPT(&precision),
         {0},
     };
     const char *usage = "--input VIDEO [--threads N] [--seconds S] [--every N]";
@@ -75,6 +76,7 @@ int bench_pipeline(int argc, char **argv) {
         return 2;
     }
     emo_pipeline_params pp = emo_pipeline_params_default();
+    if (cli_precision("bench pipeline", precision, &pp.precision)) return 2;
     pp.model = model;
     pp.cascade = cascade;
     pp.threads = threads;
@@ -124,8 +126,8 @@ int bench_pipeline(int argc, char **argv) {
     printf("input %s (%dx%d), %d passes with decoding, %d without (%d frames each)\n", input, w, h, np, nn, nframes);
     printf("decode+detect+classify+track: %.1f fps (median)\n", mf);
     printf("detect+classify+track:        %.1f fps (median)\n", mn);
-    printf("emo pipeline threads=%d fps=%.1f fps_nodecode=%.1f width=%d height=%d every=%d\n", threads, mf, mn, w, h,
-           every);
+    printf("emo pipeline threads=%d fps=%.1f fps_nodecode=%.1f width=%d height=%d every=%d dtype=%s\n", threads, mf, mn, w,
+           h, every, emo_precision_name(pp.precision));
     status = 0;
 done:
     for (int i = 0; frames && i < MAX_FRAMES; i++) emo_image_free(&frames[i]);

@@ -22,7 +22,7 @@ static const bench_entry benches[] = {
     {"train", bench_nn_train, "CNN training steps/s (--net CFG --batch N --threads N --seconds S)"},
     {"pipeline", bench_pipeline, "decode+detect+classify+track fps on a video (--input F --threads N)"},
     {"classify", bench_nn_classify, "emo_classify faces/s (--net CFG|--model EMO --batch N --threads N)"},
-    {"peak", bench_nn_peak, "FP32 FMA peak of one core now (the ceiling for the GFLOP/s above)"},
+    {"peak", bench_nn_peak, "FP32 FMA and bf16 matmul peak of one core now (the ceilings for the GFLOP/s above)"},
     {"serve", bench_serve, "web server load: N clients streaming 640x480 frames (--clients N --seconds S)"},
 };
 

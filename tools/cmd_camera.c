@@ -71,7 +71,7 @@ static void window_close(window *wd) {
 
 int cmd_camera(int argc, char **argv) {
     const char *device = "/dev/video0", *size = "640x480", *input = NULL, *out = NULL, *csv = NULL;
-    const char *model = NULL, *cascade = NULL;
+    const char *model = NULL, *cascade = NULL, *precision = "auto";
     int fps = 30, every = 1, threads = 0, max_frames = 0;
     float smooth = -1, seconds = 0;
     bool no_window = false, quiet = false;
@@ -87,6 +87,7 @@ int cmd_camera(int argc, char **argv) {
         {"every", 0, "N", "full face detection every N frames (default 1)", .out_int = &every},
         {"smooth", 0, "A", "smoothing over time, 0..0.99 (default 0.6; 0 = off)", .out_float = &smooth},
         {"threads", 't', "N", "threads (default: all cores)", .out_int = &threads},
+        CLI_PRECISION_OPT(&precision),
         {"frames", 0, "N", "stop after N frames", .out_int = &max_frames},
         {"seconds", 0, "S", "stop after S seconds", .out_float = &seconds},
         {"no-window", 0, NULL, "never open a window", .out_flag = &no_window},
@@ -108,6 +109,7 @@ int cmd_camera(int argc, char **argv) {
     cp.fps = fps;
     cp.input = input;
     emo_pipeline_params pp = results_pipeline_params(model, cascade, every, threads, smooth);
+    if (cli_precision("camera", precision, &pp.precision)) return 2;
 
     int status = 1;
     emo_camera *cam = NULL;

@@ -20,7 +20,7 @@ static void outdir_path(char *buf, size_t cap, const char *dir, const char *in) 
 }
 
 int cmd_image(int argc, char **argv) {
-    const char *out = NULL, *outdir = NULL, *model = NULL, *cascade = NULL;
+    const char *out = NULL, *outdir = NULL, *model = NULL, *cascade = NULL, *precision = "auto";
     bool json = false, no_chart = false;
     int threads = 0, min_size = 0;
     const cli_opt opts[] = {
@@ -32,6 +32,7 @@ int cmd_image(int argc, char **argv) {
         {"min-size", 0, "N", "smallest face side in pixels (default 30)", .out_int = &min_size},
         {"no-chart", 0, NULL, "draw boxes, labels and emoji but no bar charts", .out_flag = &no_chart},
         {"threads", 't', "N", "threads (default: all cores)", .out_int = &threads},
+        CLI_PRECISION_OPT(&precision),
         {0},
     };
     const char *usage = "IMG... [-o OUT | --outdir DIR] [--json] [--model M] [--cascade C]";
@@ -48,6 +49,7 @@ int cmd_image(int argc, char **argv) {
         return 1;
     }
     emo_pipeline_params pp = emo_pipeline_params_default();
+    if (cli_precision("image", precision, &pp.precision)) return 2;
     pp.model = model;
     pp.cascade = cascade;
     pp.threads = threads;

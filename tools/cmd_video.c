@@ -99,7 +99,7 @@ static int timeline_plot(timeline *tl, const char *path, const char *video, doub
 }
 
 int cmd_video(int argc, char **argv) {
-    const char *out = NULL, *csv = NULL, *plot = NULL, *model = NULL, *cascade = NULL;
+    const char *out = NULL, *csv = NULL, *plot = NULL, *model = NULL, *cascade = NULL, *precision = "auto";
     int every = 1, threads = 0, max_frames = 0;
     float smooth = -1;
     bool quiet = false;
@@ -112,6 +112,7 @@ int cmd_video(int argc, char **argv) {
         {"model", 'm', "M", "model name or .emo path (default ferplus)", .out_str = &model},
         {"cascade", 0, "C", "face detector cascade (name or path)", .out_str = &cascade},
         {"threads", 't', "N", "threads (default: all cores)", .out_int = &threads},
+        CLI_PRECISION_OPT(&precision),
         {"frames", 0, "N", "stop after N frames", .out_int = &max_frames},
         {"quiet", 'q', NULL, "no progress display", .out_flag = &quiet},
         {0},
@@ -132,6 +133,7 @@ int cmd_video(int argc, char **argv) {
         return 2;
     }
     emo_pipeline_params pp = results_pipeline_params(model, cascade, every, threads, smooth);
+    if (cli_precision("video", precision, &pp.precision)) return 2;
 
     int status = 1;
     emo_video *v = NULL;

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define BF16_ENTRIES 8 /* primitive sets per layer (batch sizes, thread counts) */
 #define BF16_PACKS 3   /* weight layouts per layer (forward, backward-data, ...) */
@@ -560,4 +561,61 @@ void nn_bf16_conv_backward(nn_net *net, int li, int lo, int n, int t, int thread
         if (!b->status) b->status = EMO_ENOMEM;
     }
     if (mdy) dnnl_memory_destroy(mdy);
+}
+
+/* ---- peak ------------------------------------------------------------------ */
+
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+double nn_bf16_matmul_gflops(int m, double seconds) {
+    pthread_once(&g_once, engine_init);
+    if (!g_engine || !nn_bf16_available(NULL) || m < 16 || m > 8192) return -1;
+    dnnl_dims_t d = {m, m};
+    dnnl_memory_desc_t a_md, b_any, c_md;
+    dnnl_memory_desc_init_by_tag(&a_md, 2, d, dnnl_bf16, dnnl_ab);
+    dnnl_memory_desc_init_by_tag(&b_any, 2, d, dnnl_bf16, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&c_md, 2, d, dnnl_f32, dnnl_ab);
+    dnnl_matmul_desc_t md;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    dnnl_memory_t ma = NULL, mb = NULL, mc = NULL;
+    double g = -1;
+    if (dnnl_matmul_desc_init(&md, &a_md, &b_any, NULL, &c_md) || dnnl_primitive_desc_create(&pd, &md, NULL, g_engine, NULL))
+        return -1;
+    const dnnl_memory_desc_t *b_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    if (dnnl_primitive_create(&p, pd) || dnnl_memory_create(&ma, &a_md, g_engine, DNNL_MEMORY_ALLOCATE) ||
+        dnnl_memory_create(&mb, b_md, g_engine, DNNL_MEMORY_ALLOCATE) ||
+        dnnl_memory_create(&mc, &c_md, g_engine, DNNL_MEMORY_ALLOCATE))
+        goto out;
+    /* inputs: 1.0 in bf16 (0x3f80) in A, the same bytes in B whatever its layout */
+    void *pa, *pb;
+    dnnl_memory_get_data_handle(ma, &pa);
+    dnnl_memory_get_data_handle(mb, &pb);
+    for (size_t i = 0; i < (size_t)m * m; i++) ((uint16_t *)pa)[i] = 0x3f80;
+    for (size_t i = 0; i < dnnl_memory_desc_get_size(b_md) / 2; i++) ((uint16_t *)pb)[i] = 0x3c00; /* 2^-7 */
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, ma}, {DNNL_ARG_WEIGHTS, mb}, {DNNL_ARG_DST, mc}};
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    long runs = 0;
+    double c0 = 0, w0 = 0;
+    for (int it = -1; ; it++) {
+        if (it == 0) c0 = cpu_now(), w0 = omp_get_wtime(); /* one warm-up run first */
+        if (dnnl_primitive_execute(p, stream(), 3, args) || dnnl_stream_wait(stream())) break;
+        if (it >= 0) runs++;
+        if (it >= 0 && omp_get_wtime() - w0 >= seconds) break;
+    }
+    double dt = cpu_now() - c0;
+    omp_set_num_threads(saved);
+    if (runs > 0 && dt > 0) g = runs * 2.0 * m * m * (double)m / dt / 1e9;
+out:
+    dnnl_memory_destroy(ma);
+    dnnl_memory_destroy(mb);
+    dnnl_memory_destroy(mc);
+    dnnl_primitive_destroy(p);
+    dnnl_primitive_desc_destroy(pd);
+    return g;
 }

@@ -187,6 +187,9 @@ int nn_bf16_available(const char **why);
 const char *nn_bf16_isa(void);
 /* CPUID: 1 if the CPU has AVX512-BF16 or AMX-BF16; *amx (may be NULL) = AMX-BF16. */
 int nn_cpu_bf16_hw(int *amx);
+/* oneDNN bf16 matmul (m x m by m x m, fp32 out) on one thread, GFLOP/s per
+ * second of process CPU time; -1 where bf16 cannot run. */
+double nn_bf16_matmul_gflops(int m, double seconds);
 /* Total forward FLOPs per image (2 per multiply-add of conv and linear). */
 double nn_net_flops(const nn_net *net);
 /* Writes the network back as config text (malloc'ed; caller frees). */

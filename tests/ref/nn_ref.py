@@ -226,6 +226,45 @@ for name, make in OPTS.items():
     put("opt.%s.params" % name, flat(net))
     put("opt.%s.stats" % name, stats(net))
 
+
+# ---- bf16 convolutions ----------------------------------------------------------
+# Inputs in float32 as the engine gets them. ".y/.dx/.dw/.db" are exact
+# (float64) results; ".y_b/.dx_b/.dw_b" the same with the operands the bf16
+# path rounds (input and weights for y, output gradient and weights for dx,
+# input and output gradient for dw) rounded to bfloat16 first, as torch's
+# float -> bfloat16 conversion does (nearest even). The bias gradient is
+# fp32 in both. Outputs 4x4x16 = 256 values: the conv is the net's last layer.
+def bf(t):
+    return t.to(torch.float32).to(torch.bfloat16).to(torch.float64)
+
+
+def conv_bf16_case(name, n, cin, h, w, cout, k, stride, pad, bias):
+    x = rnd(n, cin, h, w).float().double()
+    wt = (rnd(cout, cin, k, k) * 0.3).float().double()
+    b = rnd(cout).float().double() if bias else None
+    y = F.conv2d(x, wt, b, stride=stride, padding=pad)
+    dy = rnd(*y.shape).float().double()
+    put(name + ".shape", torch.tensor([n, h, w, cin, cout, k, stride, pad, 1, int(bias)]))
+    put(name + ".x", nhwc(x))
+    put(name + ".w", wconv(wt))
+    if bias:
+        put(name + ".b", b)
+        put(name + ".db", dy.sum((0, 2, 3)))
+    put(name + ".dy", nhwc(dy))
+    for tag, xx, ww, dd in (("", x, wt, dy), ("_b", bf(x), bf(wt), bf(dy))):
+        xx = xx.clone().requires_grad_()
+        ww = ww.clone().requires_grad_()
+        yy = F.conv2d(xx, ww, b, stride=stride, padding=pad)
+        yy.backward(dd)
+        put(name + ".y" + tag, nhwc(yy))
+        put(name + ".dx" + tag, nhwc(xx.grad))
+        put(name + ".dw" + tag, wconv(ww.grad))
+
+
+conv_bf16_case("bconv16", 2, 16, 6, 6, 16, 3, 1, 0, False)
+conv_bf16_case("bconv32s2", 3, 32, 7, 7, 16, 3, 2, 1, True)
+conv_bf16_case("bconv1x1", 2, 64, 4, 4, 16, 1, 1, 0, True)
+
 with open(OUT, "wb") as f:
     f.write(b"NNRF")
     for name, shape, data in records:

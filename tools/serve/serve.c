@@ -188,6 +188,7 @@ static emo_pipeline_params pipe_params(server *sv, const serve_settings *s, int 
     pp.smooth = s->smooth;
     pp.detect_every = s->detect_every;
     pp.threads = threads;
+    pp.precision = sv->precision;
     if (s->min_face > 0) pp.detect.min_size = s->min_face;
     pp.detect.min_neighbors = s->neighbors;
     return pp;
@@ -646,7 +647,7 @@ static const char about[] =
     "headless devices). Stops cleanly on Ctrl-C or SIGTERM.";
 
 int cmd_serve(int argc, char **argv) {
-    const char *host = "127.0.0.1", *model = NULL, *input = NULL, *camera = NULL;
+    const char *host = "127.0.0.1", *model = NULL, *input = NULL, *camera = NULL, *precision = "auto";
     /* One pipeline thread per live session by default: sessions, HTTP
      * workers and jobs already run side by side, and on a busy 2-core
      * machine a 2-thread pipeline waited on its second thread (measured:
@@ -661,6 +662,7 @@ int cmd_serve(int argc, char **argv) {
         {"threads", 't', "N", "pipeline threads per live session and video job (default 1; 0 = all cores)",
          .out_int = &threads},
         {"workers", 0, "N", "HTTP threads and /api/analyze pipelines (default: cores, at least 2)", .out_int = &workers},
+        CLI_PRECISION_OPT(&precision),
         {"input", 'i', "VIDEO", "server-camera mode: stream this video's annotated frames as MJPEG", .out_str = &input},
         {"camera", 0, "DEVICE", "server-camera mode from a camera device (/dev/video0)", .out_str = &camera},
         {"quiet", 'q', NULL, "print only the URL", .out_flag = &quiet},
@@ -685,12 +687,15 @@ int cmd_serve(int argc, char **argv) {
         return 2;
     }
     if (camera) input = camera;
+    emo_precision prec;
+    if (cli_precision("serve", precision, &prec)) return 2;
 
     server *sv = calloc(1, sizeof *sv);
     if (!sv) return cli_error("serve", "out of memory");
     sv->host = host;
     sv->port = port;
     sv->threads = threads;
+    sv->precision = prec;
     sv->quiet = quiet;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     sv->workers = workers ? workers : (int)EMO_MAX(2, EMO_MIN(cores, 8));

@@ -78,6 +78,7 @@ typedef struct server {
     const char *host;
     int port;
     int threads;     /* pipeline threads per WebSocket session, video job, server camera */
+    emo_precision precision; /* of every pipeline's classifier (--precision) */
     int workers;     /* HTTP polling threads = analyze pipelines */
     const char *input;  /* --input video or --camera device, NULL = none */
     bool quiet;
