@@ -257,6 +257,22 @@ static void test_pool_torch(void) {
     pool_case("avgpool2", 1, 2, 2, 0);
     pool_case("avgpool3s2p1", 1, 3, 2, 1);
     pool_case("gap", 2, 0, 0, 0);
+    /* The 2x2 stride-2 path (acc = 0) against the general loop (acc = 1 onto
+     * zeros) on values with many ties: the same first maximum gets each
+     * gradient, 48 channels (vector body and tail). */
+    nn_pool_shape s = {3, 6, 8, 48, 3, 4, 2, 2, 0};
+    size_t nx = 3 * 6 * 8 * 48, ny = 3 * 3 * 4 * 48;
+    float *x = malloc(nx * 4), *y = malloc(ny * 4), *dy = malloc(ny * 4), *g1 = malloc(nx * 4), *g2 = calloc(nx, 4);
+    uint64_t seed = 3;
+    frand(x, nx, &seed);
+    for (size_t i = 0; i < nx; i++) x[i] = floorf(x[i] * 2); /* -2..1 */
+    frand(dy, ny, &seed);
+    for (size_t i = 0; i < nx; i++) g1[i] = NAN; /* every element must be written */
+    nn_maxpool_forward(&s, x, y);
+    nn_maxpool_backward(&s, x, y, dy, g1, 0);
+    nn_maxpool_backward(&s, x, y, dy, g2, 1);
+    CHECK_EQ_INT(memcmp(g1, g2, nx * 4), 0);
+    free(x), free(y), free(dy), free(g1), free(g2);
 }
 
 static void test_act_linear_torch(void) {

@@ -165,12 +165,21 @@ void nn_bn_backward_din(int rows, int c, int c0, int cb, const float *in, const 
         const float *x = in + (size_t)r * c + c0, *d = dout + (size_t)r * c + c0;
         const float *y = relu_out ? relu_out + (size_t)r * c + c0 : NULL;
         float *o = din + (size_t)r * c + c0;
-        for (int j = 0; j < cb; j++) {
-            float xhat = (x[j] - m[j]) * is[j];
-            float dj = y && !(y[j] > 0) ? 0.0f : d[j];
-            float v = ga[j] * is[j] * (dj - k1[j] - xhat * k2[j]);
-            SET_OR_ADD(o[j], v, acc);
-        }
+        /* the four cases apart, so that each inner loop is one vector loop */
+        if (y && acc)
+#pragma omp simd
+            for (int j = 0; j < cb; j++)
+                o[j] += ga[j] * is[j] * ((y[j] > 0 ? d[j] : 0.0f) - k1[j] - (x[j] - m[j]) * is[j] * k2[j]);
+        else if (y)
+#pragma omp simd
+            for (int j = 0; j < cb; j++)
+                o[j] = ga[j] * is[j] * ((y[j] > 0 ? d[j] : 0.0f) - k1[j] - (x[j] - m[j]) * is[j] * k2[j]);
+        else if (acc)
+#pragma omp simd
+            for (int j = 0; j < cb; j++) o[j] += ga[j] * is[j] * (d[j] - k1[j] - (x[j] - m[j]) * is[j] * k2[j]);
+        else
+#pragma omp simd
+            for (int j = 0; j < cb; j++) o[j] = ga[j] * is[j] * (d[j] - k1[j] - (x[j] - m[j]) * is[j] * k2[j]);
     }
 }
 
@@ -228,9 +237,42 @@ void nn_maxpool_forward(const nn_pool_shape *s, const float *in, float *out) {
     }
 }
 
+/* 2x2 windows of stride 2 tiling the input: every input element is in one
+ * window, so din is written once, without clearing it first (half the
+ * memory traffic of the general loop). Same first-maximum rule. */
+static void maxpool2_backward(const nn_pool_shape *s, const float *in, const float *out, const float *dout,
+                              float *din) {
+    int c = s->c;
+    size_t row = (size_t)s->w * c;
+#pragma omp parallel for schedule(static)
+    for (long li = 0; li < (long)s->n * s->oh; li++) {
+        int n = (int)(li / s->oh), oy = (int)(li % s->oh);
+        for (int ox = 0; ox < s->ow; ox++) {
+            size_t oo = (((size_t)n * s->oh + oy) * s->ow + ox) * c;
+            size_t io = (((size_t)n * s->h + 2 * oy) * s->w + 2 * ox) * c;
+            const float *m = out + oo, *d = dout + oo;
+            const float *x0 = in + io, *x1 = x0 + c, *x2 = x0 + row, *x3 = x2 + c;
+            float *g0 = din + io, *g1 = g0 + c, *g2 = g0 + row, *g3 = g2 + c;
+#pragma omp simd
+            for (int j = 0; j < c; j++) {
+                int h0 = x0[j] == m[j], h1 = !h0 && x1[j] == m[j], h2 = !h0 && !h1 && x2[j] == m[j];
+                int h3 = !h0 && !h1 && !h2 && x3[j] == m[j];
+                g0[j] = h0 ? d[j] : 0.0f;
+                g1[j] = h1 ? d[j] : 0.0f;
+                g2[j] = h2 ? d[j] : 0.0f;
+                g3[j] = h3 ? d[j] : 0.0f;
+            }
+        }
+    }
+}
+
 void nn_maxpool_backward(const nn_pool_shape *s, const float *in, const float *out, const float *dout,
                          float *din, int acc) {
     int c = s->c;
+    if (!acc && s->k == 2 && s->stride == 2 && s->pad == 0 && s->h == 2 * s->oh && s->w == 2 * s->ow) {
+        maxpool2_backward(s, in, out, dout, din);
+        return;
+    }
     if (!acc) memset(din, 0, (size_t)s->n * s->h * s->w * c * sizeof *din);
     /* The gradient goes to the first maximum of each window in scan order
      * (as PyTorch). Images are independent, so split over them; channels in
