@@ -67,12 +67,60 @@ static void test_convert_bad_inputs(void) {
     CHECK(access(test_tmp("o.png"), F_OK) != 0); /* nothing half-written */
 }
 
+/* A mistyped command gets the nearest one; a name near nothing (or near two
+ * equally) gets the usage only. */
+static void test_did_you_mean(void) {
+    static const char *const typos[][2] = {
+        {"imag", "emo image"}, {"vidoe", "emo video"}, {"serv", "emo serve"}, {"trian", "emo train"},
+        {"camra", "emo camera"}, {"detetc", "emo detect"}, {"Image", "emo image"},
+    };
+    for (size_t i = 0; i < sizeof typos / sizeof typos[0]; i++) {
+        CHECK_EQ_INT(test_run_emo("%s", typos[i][0]), 2);
+        char want[64];
+        snprintf(want, sizeof want, "did you mean '%s'?", typos[i][1]);
+        CHECK_STR_CONTAINS(test_emo_output, want);
+    }
+    CHECK_EQ_INT(test_run_emo("xyzzy"), 2);
+    CHECK(strstr(test_emo_output, "did you mean") == NULL);
+    CHECK_STR_CONTAINS(test_emo_output, "usage: emo COMMAND");
+}
+
+/* `emo video` on a photo: refused (exit 2, no file written) with a pointer
+ * to `emo image`; a PNG named .mp4 is caught by its bytes. */
+static void test_video_refuses_stills(void) {
+    const char *photo = test_shared("media/expressions/happy.jpg");
+    CHECK_EQ_INT(test_run_emo("video %s -o %s", photo, test_tmp("still.mp4")), 2);
+    CHECK_STR_CONTAINS(test_emo_output, "is a still image (JPEG), not a video");
+    CHECK_STR_CONTAINS(test_emo_output, "emo image");
+    CHECK(access(test_tmp("still.mp4"), F_OK) != 0);
+    CHECK_EQ_INT(test_run_emo("video tests/data/image/happy_rgb.png --csv %s", test_tmp("still.csv")), 2);
+    CHECK_STR_CONTAINS(test_emo_output, "still image (PNG)");
+    CHECK(access(test_tmp("still.csv"), F_OK) != 0);
+}
+
+/* No face found: a hint of what to try, on stderr (JSON output stays JSON). */
+static void test_no_face_hint(void) {
+    const char *dogs = test_shared("media/faces/dogs.jpg");
+    CHECK_EQ_INT(test_run_emo("image %s", dogs), 0);
+    CHECK_STR_CONTAINS(test_emo_output, "0 faces");
+    CHECK_STR_CONTAINS(test_emo_output, "no face found in");
+    CHECK_STR_CONTAINS(test_emo_output, "--min-size");
+    CHECK_EQ_INT(test_run_emo("image --json %s 2>/dev/null | cat", dogs), 0);
+    CHECK(strstr(test_emo_output, "no face found") == NULL);
+    CHECK_STR_CONTAINS(test_emo_output, "\"faces\":[]");
+    CHECK_EQ_INT(test_run_emo("image %s", test_shared("media/expressions/happy.jpg")), 0);
+    CHECK(strstr(test_emo_output, "no face found") == NULL);
+}
+
 int main(int argc, char **argv) {
     static const test_case cases[] = {
         {"help_and_version", test_help_and_version},
         {"usage_errors", test_usage_errors},
         {"convert_grey_matches_opencv", test_convert_grey_matches_opencv},
         {"convert_bad_inputs", test_convert_bad_inputs},
+        {"did_you_mean", test_did_you_mean},
+        {"video_refuses_stills", test_video_refuses_stills},
+        {"no_face_hint", test_no_face_hint},
     };
     return test_main(cases, TEST_COUNT(cases), argc, argv);
 }

@@ -303,7 +303,10 @@ for _ in $(seq 1 300); do grep -q 'http://' "$TMP/server2.log" && break; sleep 0
 PORT2=$(sed -n 's|^emo serve: http://127.0.0.1:\([0-9]*\)/$|\1|p' "$TMP/server2.log")
 "$EMO" serve --port "$PORT2" >"$TMP/busy.log" 2>&1
 rc=$?
-[ $rc -ne 0 ] && grep -q 'cannot listen' "$TMP/busy.log" && ok busy_port_error || bad busy_port_error "exit $rc: $(cat "$TMP/busy.log")"
+# One line of ours, naming the port and what to do; nothing from libmicrohttpd.
+[ $rc -eq 1 ] && [ "$(wc -l <"$TMP/busy.log")" -eq 1 ] && grep -q "port $PORT2 is already in use" "$TMP/busy.log" &&
+    grep -q -- '--port' "$TMP/busy.log" && ! grep -q -i 'bind\|Failed' "$TMP/busy.log" && ok busy_port_error ||
+    bad busy_port_error "exit $rc: $(cat "$TMP/busy.log")"
 kill -INT $PID
 for _ in $(seq 1 100); do kill -0 $PID 2>/dev/null || break; sleep 0.1; done
 kill -0 $PID 2>/dev/null && { bad stops_on_sigint "still running"; kill -KILL $PID; } || ok stops_on_sigint

@@ -83,6 +83,11 @@ int cmd_image(int argc, char **argv) {
             continue;
         }
         n = CLI_MIN(n, MAX_FACES);
+        if (n == 0)
+            fprintf(stderr,
+                    "emo image: no face found in %s; faces must be upright, facing the camera and at least %d px "
+                    "(try --min-size %d for smaller faces, or a sharper, better-lit photo)\n",
+                    in, pp.detect.min_size, CLI_MAX(12, pp.detect.min_size * 2 / 3));
         if (json) {
             json_clear(&js);
             json_begin_image(&js, in, img.width, img.height);

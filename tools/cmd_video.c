@@ -98,6 +98,29 @@ static int timeline_plot(timeline *tl, const char *path, const char *video, doub
     return s;
 }
 
+/* FFmpeg reads a JPEG or PNG as a one-frame video; a user who gave one
+ * wanted `emo image`. Sniffs the file's first bytes, and the decoder's codec
+ * for still formats FFmpeg knows by name. Returns the format's name or NULL. */
+static const char *still_image_kind(const char *path, const emo_video_info *vi) {
+    unsigned char head[16];
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f) fclose(f);
+    emo_image_format fmt = emo_image_sniff(head, n);
+    if (fmt == EMO_FORMAT_JPEG) return "JPEG";
+    if (fmt == EMO_FORMAT_PNG) return "PNG";
+    static const char *const stills[] = {"bmp", "tiff", "webp", "jpeg2000", "qoi", "pam", "ppm", "pgm"};
+    if (vi && vi->frames <= 1)
+        for (size_t i = 0; i < sizeof stills / sizeof stills[0]; i++)
+            if (strcmp(vi->codec, stills[i]) == 0) return stills[i];
+    return NULL;
+}
+
+static void refuse_still(const char *in, const char *kind) {
+    fprintf(stderr, "emo video: %s is a still image (%s), not a video; for photos use: emo image %s -o OUT.jpg\n", in,
+            kind, in);
+}
+
 int cmd_video(int argc, char **argv) {
     const char *out = NULL, *csv = NULL, *plot = NULL, *model = NULL, *cascade = NULL, *precision = "auto";
     int every = 1, threads = 0, max_frames = 0;
@@ -132,6 +155,11 @@ int cmd_video(int argc, char **argv) {
         fprintf(stderr, "emo video: nothing to write: give -o, --csv and/or --plot\n");
         return 2;
     }
+    const char *still = still_image_kind(in, NULL);
+    if (still) {
+        refuse_still(in, still);
+        return 2;
+    }
     emo_pipeline_params pp = results_pipeline_params(model, cascade, every, threads, smooth);
     if (cli_precision("video", precision, &pp.precision)) return 2;
 
@@ -151,6 +179,11 @@ int cmd_video(int argc, char **argv) {
         goto done;
     }
     const emo_video_info *vi = emo_video_get_info(v);
+    if ((still = still_image_kind(in, vi))) {
+        refuse_still(in, still);
+        status = 2;
+        goto done;
+    }
     if (emo_pipeline_open(&pl, &pp) != EMO_OK) {
         cli_error("video", "cannot start the pipeline");
         goto done;
@@ -232,6 +265,9 @@ finish:
         fprintf(stderr, "; damaged input: %lld unreadable packets, %lld damaged frames, %lld frames missing at the end",
                 (long long)st.errors, (long long)st.corrupt, (long long)st.missing);
     if (!quiet || st.errors || st.missing) fputc('\n', stderr);
+    if (n > 0 && with_faces == 0 && !stop_requested)
+        fprintf(stderr, "emo video: no face found in %s; faces must be upright, facing the camera and at least %d px "
+                        "(try a closer or better-lit video)\n", in, pp.detect.min_size);
     if (plot && timeline_plot(&tl, plot, in, last_t, names) != EMO_OK) status = cli_error("video", "cannot write the plot");
 done:
     if (vw) {

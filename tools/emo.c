@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "commands.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 typedef struct command {
@@ -31,6 +32,46 @@ static void usage(FILE *f) {
     fprintf(f, "\n`emo COMMAND --help` describes a command. `emo --version` prints the version.\n");
 }
 
+/* Edit distance (insertions, deletions, substitutions, and swaps of two
+ * neighbouring letters) between a and b, for the "did you mean" hint; names
+ * longer than 31 bytes count as far from everything. */
+static int edit_distance(const char *a, const char *b) {
+    enum { N = 32 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la >= N || lb >= N) return N;
+    int d[N][N];
+    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            int del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1, best = sub < del ? sub : del;
+            if (ins < best) best = ins;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+/* The command a mistyped name most likely meant: a prefix of one command
+ * ("imag", "vid"), else the nearest within 2 edits (1 for short names).
+ * NULL when none is close or two are equally close. */
+static const char *nearest_command(const char *name) {
+    const char *best = NULL;
+    int best_d = 1000;
+    bool tie = false;
+    size_t len = strlen(name);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        const char *c = commands[i].name;
+        int d = len >= 2 && strncmp(c, name, len) == 0 ? 0 : edit_distance(name, c);
+        if (d < best_d) best = c, best_d = d, tie = false;
+        else if (d == best_d) tie = true;
+    }
+    int limit = len <= 4 ? 1 : 2;
+    return best && !tie && best_d <= limit ? best : NULL;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
@@ -47,6 +88,11 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(name, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    const char *near = nearest_command(name);
+    if (near) {
+        fprintf(stderr, "emo: unknown command '%s'; did you mean 'emo %s'?\n", name, near);
+        return 2;
+    }
     fprintf(stderr, "emo: unknown command '%s'\n\n", name);
     usage(stderr);
     return 2;

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -638,6 +639,37 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 /* ---- The command --------------------------------------------------------- */
 
+/* The listening socket, made here rather than by libmicrohttpd so that a
+ * port in use gets one clear line from us instead of its raw bind message.
+ * Returns the socket, or -1 having printed why. */
+static int listen_socket(const struct sockaddr_storage *addr, socklen_t len, const char *host, int port) {
+    int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fprintf(stderr, "emo serve: cannot make a socket: %s\n", strerror(errno));
+        return -1;
+    }
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (addr->ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+    if (bind(fd, (const struct sockaddr *)addr, len) != 0 || listen(fd, 128) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EADDRINUSE)
+            fprintf(stderr, "emo serve: port %d is already in use on %s (another emo serve?): stop that one, or choose "
+                            "another port with --port N (--port 0 picks a free one)\n", port, host);
+        else if (e == EACCES)
+            fprintf(stderr, "emo serve: port %d on %s needs root (ports below 1024): use --port 2000 or above\n", port,
+                    host);
+        else if (e == EADDRNOTAVAIL)
+            fprintf(stderr, "emo serve: %s is not an address of this machine (--host 127.0.0.1 or 0.0.0.0)\n", host);
+        else
+            fprintf(stderr, "emo serve: cannot listen on %s port %d: %s\n", host, port, strerror(e));
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
 static const char about[] =
     "Serves the live demo page and the JSON API (docs/API.md) on http://HOST:PORT/.\n"
     "The page shows the browser's camera with an emoji and a probability chart over\n"
@@ -784,21 +816,27 @@ int cmd_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     sv->started = serve_now();
+    int lfd = listen_socket(&addr, addrlen, host, port);
+    if (lfd < 0) goto done;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_UPGRADE | MHD_ALLOW_SUSPEND_RESUME |
                      (v6 ? MHD_USE_IPv6 : 0) | (quiet ? 0 : MHD_USE_ERROR_LOG);
-    sv->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, sv, MHD_OPTION_SOCK_ADDR, &addr,
+    sv->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, sv, MHD_OPTION_LISTEN_SOCKET, lfd,
                                   MHD_OPTION_THREAD_POOL_SIZE, (unsigned)sv->workers, MHD_OPTION_CONNECTION_LIMIT,
                                   (unsigned)SERVE_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
                                   (unsigned)SERVE_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED, on_completed, sv,
                                   MHD_OPTION_END);
-    (void)addrlen;
     if (!sv->daemon) {
-        fprintf(stderr, "emo serve: cannot listen on %s port %d: %s\n", host, port,
-                errno ? strerror(errno) : "address in use or not available?");
+        close(lfd);
+        fprintf(stderr, "emo serve: cannot start the HTTP server on %s port %d%s%s\n", host, port, errno ? ": " : "",
+                errno ? strerror(errno) : "");
         goto done;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(sv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    int bound = info ? info->port : port;
+    struct sockaddr_storage got = {0};
+    socklen_t gotlen = sizeof got;
+    int bound = port;
+    if (getsockname(lfd, (struct sockaddr *)&got, &gotlen) == 0)
+        bound = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+                                                : ((struct sockaddr_in *)&got)->sin_port);
     /* Bound to every interface: the URL to open here is still loopback. */
     bool any = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
     const char *shown = any ? (v6 ? "::1" : "127.0.0.1") : host;
