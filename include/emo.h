@@ -375,6 +375,7 @@ int emo_dataset_preview(const emo_dataset *ds, const int *rows, int n, int copie
  * Emoji (fixed-size colour bitmaps, resampled and alpha-blended here).
  * Everything is clipped to the image; the chart is moved so that it stays
  * whole inside the image, or left out if the image is too small for it.
+ * The drawer keeps one layout per face of the largest frame so far.
  * A drawer caches its emoji bitmaps per size (text sizes go in half-pixel
  * steps, so cairo's glyph cache is hit too) and reuses its canvas: once warm
  * its own buffers are not reallocated, though cairo's rasteriser makes
@@ -430,9 +431,12 @@ typedef struct emo_drawer emo_drawer;
  * font is missing. */
 int emo_drawer_open(emo_drawer **out, const emo_draw_params *params);
 void emo_drawer_close(emo_drawer *d);
-/* Draws n faces onto img. Charts are placed to avoid the other faces' boxes
- * and each other where there is room. layout (may be NULL) receives n
- * entries. */
+/* Draws n faces onto img. No label, emoji or chart covers another face's
+ * box or another annotation: in a crowd each is moved (a chart as far as a
+ * few face sizes, joined by a leader line), made smaller, shortened (the
+ * label to "happy 87%" or "#3") or left out, in that order; only its own
+ * face may be covered, when nothing else fits. layout (may be NULL)
+ * receives n entries. */
 int emo_draw_faces(emo_drawer *d, emo_image *img, const emo_draw_item *items, int n, unsigned flags,
                    emo_draw_layout *layout);
 /* "29.7 fps" in a panel at the top-left corner. */

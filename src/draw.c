@@ -130,6 +130,9 @@ struct emo_drawer {
     /* Text widths at 100 px (hinting off, so they scale linearly). */
     double name_w100[EMO_DRAW_MAX_CLASSES], bold_name_w100[EMO_DRAW_MAX_CLASSES], pct_w100;
 
+    struct item_layout *lay; /* emo_draw_faces' layouts, grows only */
+    int lay_cap;
+
     cairo_surface_t *canvas; /* ARGB32, grows only */
     cairo_t *cr;
     int canvas_w, canvas_h;
@@ -299,6 +302,7 @@ void emo_drawer_close(emo_drawer *d) {
     for (int i = 0; i < EMO_DRAW_MAX_CLASSES; i++) free(d->emoji[i].px);
     for (int i = 0; i < EMOJI_CACHE; i++) free(d->cache[i].px);
     free(d->scratch);
+    free(d->lay);
     free(d);
 }
 
@@ -607,9 +611,10 @@ typedef struct item_layout {
     double line_w, label_fs;
     rectf box, label, emoji, chart;
     bool has_label, has_emoji, has_chart;
+    bool want_label, want_emoji, want_chart; /* asked for and possible: placed by place_* */
     chart_geom cg;
     const emoji_entry *em;
-    char text[96];
+    char text[96], id[24], cls_text[64]; /* the full label; "#3"; "happy 87%" */
     double text_w;
 } item_layout;
 
@@ -638,9 +643,22 @@ static rectf clamp_into(rectf r, double W, double H) {
     return r;
 }
 
+static bool inside_image(rectf r, double W, double H) {
+    return r.x >= 0 && r.y >= 0 && r.x + r.w <= W + 1e-9 && r.y + r.h <= H + 1e-9;
+}
+
+/* The face box with its stroke: corner brackets are 2.2 line widths wide,
+ * with a 2 px halo. Other faces' annotations keep out of this. */
+static rectf box_outer(const item_layout *L) {
+    double m = L->line_w * 1.1 + 1.5;
+    return (rectf){L->box.x - m, L->box.y - m, L->box.w + 2 * m, L->box.h + 2 * m};
+}
+
+/* Sizes and texts of each part; where they go is decided for all faces
+ * together (place_label, place_emoji, place_chart). */
 static void layout_item(emo_drawer *d, const emo_image *img, const emo_draw_item *it, unsigned flags,
                         item_layout *L) {
-    double W = img->width, H = img->height, sc = d->text_scale;
+    double H = img->height, sc = d->text_scale;
     memset(L, 0, sizeof *L);
     L->box = (rectf){it->x, it->y, it->w, it->h};
     double side = fmax(1.0, fmin(it->w, it->h));
@@ -648,51 +666,21 @@ static void layout_item(emo_drawer *d, const emo_image *img, const emo_draw_item
     L->line_w = EMO_CLAMP(side / 70.0, 1.5, 6.0);
 
     if ((flags & EMO_DRAW_LABEL) && (L->cls >= 0 || it->track_id >= 0)) {
-        char id[24] = "";
-        if (it->track_id >= 0) snprintf(id, sizeof id, "#%d ", it->track_id);
+        if (it->track_id >= 0) snprintf(L->id, sizeof L->id, "#%d", it->track_id);
         if (L->cls >= 0 && L->prob >= 0)
-            snprintf(L->text, sizeof L->text, "%s%s %.0f%%", id, d->names[L->cls], 100.0 * EMO_CLAMP(L->prob, 0.0, 1.0));
+            snprintf(L->cls_text, sizeof L->cls_text, "%s %.0f%%", d->names[L->cls],
+                     100.0 * EMO_CLAMP(L->prob, 0.0, 1.0));
         else if (L->cls >= 0)
-            snprintf(L->text, sizeof L->text, "%s%s", id, d->names[L->cls]);
-        else
-            snprintf(L->text, sizeof L->text, "#%d", it->track_id);
-        double fs = text_size(fmin(EMO_CLAMP(side * 0.11, 11.0, fmax(30.0, H / 36)) * sc, fmax(6.0, H / 6)));
-        L->label_fs = fs;
-        L->text_w = text_width(d->cr, d->bold, fs, L->text);
-        double lw = L->text_w + fs * 1.0, lh = fs * 1.6;
-        if (lw <= W && lh <= H) {
-            double below = it->y + it->h + L->line_w, above = it->y - L->line_w - lh;
-            double y = below + lh <= H ? below : above >= 0 ? above : it->y + it->h - lh;
-            L->label = clamp_into((rectf){it->x - L->line_w / 2, y, lw, lh}, W, H);
-            L->has_label = true;
-        }
+            snprintf(L->cls_text, sizeof L->cls_text, "%s", d->names[L->cls]);
+        snprintf(L->text, sizeof L->text, "%s%s%s", L->id, L->id[0] && L->cls_text[0] ? " " : "", L->cls_text);
+        L->label_fs = text_size(fmin(EMO_CLAMP(side * 0.11, 11.0, fmax(30.0, H / 36)) * sc, fmax(6.0, H / 6)));
+        L->want_label = true;
     }
-    if ((flags & EMO_DRAW_EMOJI) && L->cls >= 0 && d->glyph[L->cls] >= 0) {
-        bool over = flags & EMO_DRAW_EMOJI_OVER;
-        double es = over ? side * 0.92 : EMO_CLAMP(side * 0.36, 18.0, 400.0);
-        es = fmin(es, fmin(W, H));
-        L->em = es >= 8 ? emoji_get(d, L->cls, (int)lrint(es)) : NULL;
-        if (L->em) {
-            double ew = L->em->w, eh = L->em->h;
-            double cx = over ? it->x + it->w / 2 : it->x + it->w - ew * 0.1;
-            double cy = over ? it->y + it->h / 2 : it->y + eh * 0.1;
-            L->emoji = clamp_into((rectf){floor(cx - ew / 2), floor(cy - eh / 2), ew, eh}, W, H);
-            L->has_emoji = true;
-        }
-    }
+    L->want_emoji = (flags & EMO_DRAW_EMOJI) && L->cls >= 0 && d->glyph[L->cls] >= 0;
     if ((flags & EMO_DRAW_CHART) && it->probs) {
         double fs = text_size(EMO_CLAMP(side * 0.085, 10.0, fmax(22.0, H / 50)) * sc);
-        chart_geom g = chart_size(d, fs);
-        if (g.w > W || g.h > H) { /* shrink to fit the image, within reason */
-            fs = floor(fs * fmin(W / g.w, H / g.h) * 2) / 2; /* a half-pixel step that fits */
-            g = chart_size(d, fs);
-        }
-        if (fs >= 6.0 && g.w <= W && g.h <= H) {
-            L->cg = g;
-            L->chart.w = g.w;
-            L->chart.h = g.h;
-            L->has_chart = true;
-        }
+        L->cg = chart_size(d, fs);
+        L->has_chart = true; /* asked for: place_chart decides whether it fits */
     }
 }
 
@@ -708,12 +696,107 @@ static rectf fps_rect(const emo_drawer *d, double W, double H) {
     return (rectf){0, 0, fs * 0.5 + d->pct_w100 * fs / 100 * 2.4 + fs * 1.2, fs * 0.5 + fs * 1.8};
 }
 
-/* The best position for a cw x ch chart; *own = how much of its own face,
- * label and emoji it covers there. */
-static rectf best_spot(emo_drawer *d, item_layout *all, int n, int idx, double cw, double ch, double fs, double W,
-                       double H, double *own) {
+/* Whether r would cover something it must not: another face's box, or any
+ * label, emoji or chart already placed (its own face's too; its own box is
+ * the caller's choice). The rule that keeps crowded photos readable: an
+ * annotation may cover its own face when there is no room, never another. */
+static bool blocked(const item_layout *all, int n, int idx, rectf r, bool own_box) {
+    r = (rectf){r.x - 1, r.y - 1, r.w + 2, r.h + 2}; /* rects are reported rounded out to whole pixels */
+    for (int j = 0; j < n; j++) {
+        const item_layout *o = &all[j];
+        if ((j != idx || own_box) && inter_area(r, box_outer(o)) > 0) return true;
+        if (o->has_label && inter_area(r, o->label) > 0) return true;
+        if (o->has_emoji && inter_area(r, o->emoji) > 0) return true;
+        if (j != idx && o->has_chart && o->chart.w > 0 && inter_area(r, o->chart) > 0) return true;
+    }
+    return false;
+}
+
+/* The label: below the box, else above, else inside its bottom edge; at
+ * full size, then smaller (down to 9 px text), then as "happy 87%" or just
+ * "#3". Left out when none of these keeps off the other faces. */
+static void place_label(emo_drawer *d, item_layout *all, int n, int idx, double W, double H) {
     item_layout *L = &all[idx];
-    rectf b = L->box, best_r = {0, 0, cw, ch};
+    const char *texts[3] = {L->text, L->cls_text, L->id};
+    double fs0 = L->label_fs, lw = L->line_w;
+    rectf b = L->box;
+    for (double f = fs0; f >= fmin(fs0, 9.0); f = f > 14 ? f * 0.85 : f - 1.5) {
+        double fs = text_size(f);
+        for (int t = 0; t < 3; t++) {
+            if (!texts[t][0] || (t > 0 && strcmp(texts[t], texts[0]) == 0)) continue;
+            double tw = text_width(d->cr, d->bold, fs, texts[t]), rw = tw + fs, rh = fs * 1.6;
+            if (rw > W || rh > H) continue;
+            double below = b.y + b.h + lw * 1.1 + 2, above = b.y - lw * 1.1 - 2 - rh;
+            rectf cand[] = {
+                {b.x - lw / 2, below, rw, rh},           {b.x + (b.w - rw) / 2, below, rw, rh},
+                {b.x + b.w - rw + lw / 2, below, rw, rh}, {b.x - lw / 2, above, rw, rh},
+                {b.x + (b.w - rw) / 2, above, rw, rh},   {b.x + (b.w - rw) / 2, b.y + b.h - rh - lw * 1.5, rw, rh},
+            };
+            for (size_t c = 0; c < sizeof cand / sizeof cand[0]; c++) {
+                rectf r = clamp_into(cand[c], W, H);
+                /* Moved by the image's edge onto the face: only the inside spot may. */
+                if (!inside_image(r, W, H) || blocked(all, n, idx, r, false)) continue;
+                char chosen[sizeof L->text];
+                snprintf(chosen, sizeof chosen, "%s", texts[t]); /* texts[0] is L->text itself */
+                memcpy(L->text, chosen, sizeof chosen);
+                L->label_fs = fs;
+                L->text_w = tw;
+                L->label = r;
+                L->has_label = true;
+                return;
+            }
+        }
+    }
+}
+
+/* The emoji at the box's top-right corner, half outside it; else inside
+ * that corner; smaller if need be. With EMOJI_OVER it covers the face. */
+static void place_emoji(emo_drawer *d, item_layout *all, int n, int idx, double W, double H, unsigned flags) {
+    item_layout *L = &all[idx];
+    rectf b = L->box;
+    double side = fmax(1.0, fmin(b.w, b.h));
+    bool over = flags & EMO_DRAW_EMOJI_OVER;
+    double es0 = over ? side * 0.92 : EMO_CLAMP(side * 0.36, 18.0, 400.0);
+    es0 = fmin(es0, fmin(W, H));
+    for (double k = 1.0; k >= 0.49; k -= 0.25) {
+        double es = es0 * k;
+        if (es < 8) break;
+        const emoji_entry *em = emoji_get(d, L->cls, (int)lrint(es));
+        if (!em) return;
+        double ew = em->w, eh = em->h;
+        double cx[3], cy[3];
+        int nc = 0;
+        if (over) {
+            cx[nc] = b.x + b.w / 2, cy[nc++] = b.y + b.h / 2;
+        } else {
+            cx[nc] = b.x + b.w - ew * 0.1, cy[nc++] = b.y + eh * 0.1;
+            cx[nc] = b.x + b.w - ew / 2 - L->line_w * 2, cy[nc++] = b.y + eh / 2 + L->line_w * 2;
+            cx[nc] = b.x + ew / 2 + L->line_w * 2, cy[nc++] = b.y + eh / 2 + L->line_w * 2;
+        }
+        for (int c = 0; c < nc; c++) {
+            rectf r = clamp_into((rectf){floor(cx[c] - ew / 2), floor(cy[c] - eh / 2), ew, eh}, W, H);
+            if (!inside_image(r, W, H) || blocked(all, n, idx, r, false)) continue;
+            L->em = em;
+            L->emoji = r;
+            L->has_emoji = true;
+            return;
+        }
+    }
+}
+
+/* Cost of the chart at r, once it is known to be allowed: how much of its
+ * own face it covers, the fps counter, how far it moved. */
+static double spot_cost(const item_layout *L, rectf r, rectf want, rectf fps_zone, int order) {
+    double dx = r.x - want.x, dy = r.y - want.y;
+    return inter_area(r, L->box) * 4.0 + inter_area(r, fps_zone) + (dx * dx + dy * dy) * 0.05 + order * 0.5;
+}
+
+/* The best allowed spot beside, below or above the face for a cw x ch
+ * chart; false if none. *own = how much of its own face it covers there. */
+static bool best_spot(emo_drawer *d, item_layout *all, int n, int idx, double cw, double ch, double fs, double W,
+                      double H, rectf *out, double *own) {
+    item_layout *L = &all[idx];
+    rectf b = L->box;
     double gap = fmax(6.0, fs * 0.6);
     double emoji_bottom = L->has_emoji ? L->emoji.y + L->emoji.h + gap : b.y;
     double label_bottom = L->has_label ? L->label.y + L->label.h + gap : b.y + b.h + gap;
@@ -732,57 +815,104 @@ static rectf best_spot(emo_drawer *d, item_layout *all, int n, int idx, double c
     int nc = (int)(sizeof cand / sizeof cand[0]);
     rectf fps_zone = fps_rect(d, W, H);
     double best = INFINITY;
-    *own = 0;
     for (int c = 0; c < nc; c++) {
         rectf r = clamp_into(cand[c], W, H);
-        double cost = 0;
-        for (int j = 0; j < n; j++) {
-            item_layout *o = &all[j];
-            cost += inter_area(r, o->box) * (j == idx ? 4.0 : 2.0);
-            if (o->has_label) cost += inter_area(r, o->label) * 6.0;
-            if (o->has_emoji) cost += inter_area(r, o->emoji) * 6.0;
-            if (j < idx && o->has_chart) cost += inter_area(r, o->chart) * 3.0;
-        }
-        cost += inter_area(r, fps_zone) * 1.0;
-        double dx = r.x - cand[c].x, dy = r.y - cand[c].y;
-        cost += (dx * dx + dy * dy) * 0.05 + c * 0.5; /* prefer unmoved, earlier candidates */
+        if (!inside_image(r, W, H) || blocked(all, n, idx, r, false)) continue;
+        double cost = spot_cost(L, r, cand[c], fps_zone, c);
         if (cost < best) {
             best = cost;
-            best_r = r;
-            *own = inter_area(r, b) + (L->has_label ? inter_area(r, L->label) : 0) +
-                   (L->has_emoji ? inter_area(r, L->emoji) : 0);
+            *out = r;
+            *own = inter_area(r, b);
         }
     }
-    return best_r;
+    return best < INFINITY;
 }
 
-/* Places the chart: candidates beside, below and above the face, each moved
- * inside the image, scored by how much they cover faces, labels, emoji and
- * charts already placed, then by distance from the face. Where the chart
- * would cover its own face, shorter bars and smaller text (down to 8 px) are
- * tried; failing all, the least covering one is kept. */
+/* Whether the leader line from the face to a chart at r would cross another
+ * face's box (sampled every few pixels along it). */
+static void leader_ends(rectf b, rectf c, double *bx, double *by, double *cx, double *cy) {
+    *bx = EMO_CLAMP(c.x + c.w / 2, b.x, b.x + b.w), *by = EMO_CLAMP(c.y + c.h / 2, b.y, b.y + b.h);
+    *cx = EMO_CLAMP(*bx, c.x, c.x + c.w), *cy = EMO_CLAMP(*by, c.y, c.y + c.h);
+    *bx = EMO_CLAMP(*cx, b.x, b.x + b.w), *by = EMO_CLAMP(*cy, b.y, b.y + b.h);
+}
+
+static bool leader_crosses(const item_layout *all, int n, int idx, rectf r) {
+    double bx, by, cx, cy;
+    leader_ends(all[idx].box, r, &bx, &by, &cx, &cy);
+    int steps = (int)(hypot(cx - bx, cy - by) / 4) + 1;
+    for (int s = 0; s <= steps; s++) {
+        double x = bx + (cx - bx) * s / steps, y = by + (cy - by) * s / steps;
+        for (int j = 0; j < n; j++) {
+            if (j == idx) continue;
+            rectf o = box_outer(&all[j]);
+            if (x >= o.x && x <= o.x + o.w && y >= o.y && y <= o.y + o.h) return true;
+        }
+    }
+    return false;
+}
+
+/* In a crowd: the nearest free spot within a few face sizes, on a grid,
+ * off every face and whose leader line crosses no other face. */
+static bool free_spot(const item_layout *all, int n, int idx, double cw, double ch, double W, double H, rectf *out) {
+    rectf b = all[idx].box;
+    double side = fmax(b.w, b.h), R = fmax(2.5 * side, fmax(cw, ch));
+    double step = fmax(4.0, fmin(cw, ch) / 6);
+    double bx = b.x + b.w / 2, by = b.y + b.h / 2, best = INFINITY;
+    for (double y = fmax(0, b.y - R - ch); y + ch <= fmin(H, b.y + b.h + R + ch); y += step)
+        for (double x = fmax(0, b.x - R - cw); x + cw <= fmin(W, b.x + b.w + R + cw); x += step) {
+            rectf r = {floor(x), floor(y), cw, ch};
+            double dx = EMO_CLAMP(bx, r.x, r.x + r.w) - bx, dy = EMO_CLAMP(by, r.y, r.y + r.h) - by;
+            double dist = dx * dx + dy * dy;
+            if (dist >= best || blocked(all, n, idx, r, true) || leader_crosses(all, n, idx, r)) continue;
+            best = dist;
+            *out = r;
+        }
+    return best < INFINITY;
+}
+
+/* Places the chart. Beside, below or above the face first, each spot moved
+ * inside the image and allowed only where it covers no other face and no
+ * label, emoji or chart; where it would cover its own face, shorter bars
+ * and smaller text (down to 8 px) are tried. With no such spot (a crowd),
+ * the nearest free spot a little further away, joined by a leader line;
+ * failing that, no chart: the label still names the emotion. */
 static void place_chart(emo_drawer *d, item_layout *all, int n, int idx, double W, double H) {
     item_layout *L = &all[idx];
     double own = 0, least = INFINITY, fs0 = L->cg.fs;
     chart_geom best_g = L->cg;
-    rectf best_r = L->chart;
+    rectf best_r = {0};
+    L->has_chart = false;
     for (double f = fs0; f >= fmin(fs0, 8.0) && least > 0; f -= 1.0) {
         for (int k = 0; k < 2 && least > 0; k++) {
             double fs = text_size(f);
             chart_geom g = chart_size_bars(d, fs, k == 0 ? 6.5 : 3.5);
             if (g.w > W || g.h > H) continue;
-            rectf r = best_spot(d, all, n, idx, g.w, g.h, fs, W, H, &own);
-            if (own < least * 0.999) {
+            rectf r;
+            if (best_spot(d, all, n, idx, g.w, g.h, fs, W, H, &r, &own) && own < least * 0.999) {
                 least = own;
                 best_r = r;
                 best_g = g;
             }
         }
     }
+    if (least == INFINITY || least > 0) {
+        /* Covering its own face, or nowhere near it: look further out,
+         * from the largest size down, for a spot that covers no face. */
+        for (double f = fs0; f >= fmin(fs0, 8.0); f -= 2.0) {
+            chart_geom g = chart_size_bars(d, text_size(f), 3.5);
+            rectf r;
+            if (g.w <= W && g.h <= H && free_spot(all, n, idx, g.w, g.h, W, H, &r)) {
+                best_r = r, best_g = g, least = 0;
+                break;
+            }
+        }
+    }
+    if (least == INFINITY) return;
     L->cg = best_g;
     L->chart = best_r;
     L->chart.x = floor(L->chart.x);
     L->chart.y = floor(L->chart.y);
+    L->has_chart = true;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -900,10 +1030,8 @@ static void paint_chart(emo_drawer *d, const chart_geom *g, double x, double y, 
 /* When the chart had to move away from its face, a thin line in the face's
  * colour joins the nearest points of box and chart. */
 static void paint_leader(emo_drawer *d, const item_layout *L) {
-    rectf b = L->box, c = L->chart;
-    double bx = EMO_CLAMP(c.x + c.w / 2, b.x, b.x + b.w), by = EMO_CLAMP(c.y + c.h / 2, b.y, b.y + b.h);
-    double cx = EMO_CLAMP(bx, c.x, c.x + c.w), cy = EMO_CLAMP(by, c.y, c.y + c.h);
-    bx = EMO_CLAMP(cx, b.x, b.x + b.w), by = EMO_CLAMP(cy, b.y, b.y + b.h);
+    double bx, by, cx, cy;
+    leader_ends(L->box, L->chart, &bx, &by, &cx, &cy);
     double dist = hypot(cx - bx, cy - by);
     if (dist < fmax(12.0, L->cg.fs * 1.5)) return;
     const double *col = L->cls >= 0 ? d->rgb[L->cls] : (const double[3]){0.95, 0.95, 0.95};
@@ -960,63 +1088,77 @@ int emo_draw_faces(emo_drawer *d, emo_image *img, const emo_draw_item *items, in
                             it->label, d->nclasses);
     }
     if (n == 0) return EMO_OK;
-    /* Layouts live on the stack in batches; faces beyond a batch are placed
-     * against their own batch only. */
-    enum { BATCH = 64 };
-    item_layout Ls[BATCH];
-    for (int start = 0; start < n; start += BATCH) {
-        int m = EMO_MIN(BATCH, n - start);
-        for (int i = 0; i < m; i++) layout_item(d, img, &items[start + i], flags, &Ls[i]);
-        for (int i = 0; i < m; i++)
-            if (Ls[i].has_chart) place_chart(d, Ls, m, i, img->width, img->height);
-        int u[4] = {0};
-        bool any = false;
-        for (int i = 0; i < m; i++) {
-            item_layout *L = &Ls[i];
-            if (flags & EMO_DRAW_BOX) add_rect(u, &any, L->box, L->line_w * 2 + 2, img->width, img->height);
-            if (L->has_label) add_rect(u, &any, L->label, 1, img->width, img->height);
-            if (L->has_emoji) add_rect(u, &any, L->emoji, 1, img->width, img->height);
-            if (L->has_chart) add_rect(u, &any, L->chart, 1, img->width, img->height);
-            if (layout) {
-                rect_out(L->label, L->has_label, layout[start + i].label);
-                rect_out(L->emoji, L->has_emoji, layout[start + i].emoji);
-                rect_out(L->chart, L->has_chart, layout[start + i].chart);
-            }
-        }
-        if (!any) continue;
-        int rx = u[0], ry = u[1], rw = u[2] - u[0], rh = u[3] - u[1];
-        int s = ensure_canvas(d, rw, rh);
-        if (s) return s;
-        copy_in(d, img, rx, ry, rw, rh);
-        cairo_t *cr = d->cr;
-        cairo_save(cr);
-        cairo_reset_clip(cr);
-        cairo_rectangle(cr, 0, 0, rw, rh);
-        cairo_clip(cr);
-        cairo_translate(cr, -rx, -ry);
-        uint8_t *cv = cairo_image_surface_get_data(d->canvas);
-        int cs = cairo_image_surface_get_stride(d->canvas);
-        /* Charts first: they may have to cover other faces in a crowd, but
-         * never the boxes, emoji and labels, which identify the faces. */
-        for (int i = 0; i < m; i++) {
-            item_layout *L = &Ls[i];
-            if (!L->has_chart) continue;
-            paint_leader(d, L);
-            paint_chart(d, &L->cg, L->chart.x, L->chart.y, items[start + i].probs, L->cls, true);
-        }
-        for (int i = 0; i < m; i++) {
-            item_layout *L = &Ls[i];
-            if (flags & EMO_DRAW_BOX) paint_box(d, L);
-            if (L->has_emoji) {
-                cairo_surface_flush(d->canvas);
-                blend_emoji(cv, cs, rw, rh, L->em, (int)L->emoji.x - rx, (int)L->emoji.y - ry);
-                cairo_surface_mark_dirty(d->canvas);
-            }
-            if (L->has_label) paint_label(d, L);
-        }
-        cairo_restore(cr);
-        copy_out(d, img, rx, ry, rw, rh);
+    /* All faces are laid out together, so that none covers another: the
+     * layouts live in the drawer, which grows them when a frame has more
+     * faces than any before. */
+    if (n > d->lay_cap) {
+        item_layout *p = realloc(d->lay, sizeof *p * (size_t)n);
+        if (!p) return emo_fail(EMO_ENOMEM, "emo_draw_faces: out of memory for %d faces", n);
+        d->lay = p;
+        d->lay_cap = n;
     }
+    item_layout *Ls = d->lay;
+    int m = n;
+    for (int i = 0; i < m; i++) {
+        layout_item(d, img, &items[i], flags, &Ls[i]);
+        Ls[i].want_chart = Ls[i].has_chart;
+        Ls[i].has_chart = false; /* not placed yet */
+    }
+    /* Labels first (they name the faces), then emoji, then charts, each
+     * kept off the other faces and what is already placed. */
+    for (int i = 0; i < m; i++)
+        if (Ls[i].want_label) place_label(d, Ls, m, i, img->width, img->height);
+    for (int i = 0; i < m; i++)
+        if (Ls[i].want_emoji) place_emoji(d, Ls, m, i, img->width, img->height, flags);
+    for (int i = 0; i < m; i++)
+        if (Ls[i].want_chart) place_chart(d, Ls, m, i, img->width, img->height);
+    int u[4] = {0};
+    bool any = false;
+    for (int i = 0; i < m; i++) {
+        item_layout *L = &Ls[i];
+        if (flags & EMO_DRAW_BOX) add_rect(u, &any, L->box, L->line_w * 2 + 2, img->width, img->height);
+        if (L->has_label) add_rect(u, &any, L->label, 1, img->width, img->height);
+        if (L->has_emoji) add_rect(u, &any, L->emoji, 1, img->width, img->height);
+        if (L->has_chart) add_rect(u, &any, L->chart, 1, img->width, img->height);
+        if (layout) {
+            rect_out(L->label, L->has_label, layout[i].label);
+            rect_out(L->emoji, L->has_emoji, layout[i].emoji);
+            rect_out(L->chart, L->has_chart, layout[i].chart);
+        }
+    }
+    if (!any) return EMO_OK;
+    int rx = u[0], ry = u[1], rw = u[2] - u[0], rh = u[3] - u[1];
+    int s = ensure_canvas(d, rw, rh);
+    if (s) return s;
+    copy_in(d, img, rx, ry, rw, rh);
+    cairo_t *cr = d->cr;
+    cairo_save(cr);
+    cairo_reset_clip(cr);
+    cairo_rectangle(cr, 0, 0, rw, rh);
+    cairo_clip(cr);
+    cairo_translate(cr, -rx, -ry);
+    uint8_t *cv = cairo_image_surface_get_data(d->canvas);
+    int cs = cairo_image_surface_get_stride(d->canvas);
+    /* Charts and their leader lines first: a leader may pass under its
+     * own face's label. */
+    for (int i = 0; i < m; i++) {
+        item_layout *L = &Ls[i];
+        if (!L->has_chart) continue;
+        paint_leader(d, L);
+        paint_chart(d, &L->cg, L->chart.x, L->chart.y, items[i].probs, L->cls, true);
+    }
+    for (int i = 0; i < m; i++) {
+        item_layout *L = &Ls[i];
+        if (flags & EMO_DRAW_BOX) paint_box(d, L);
+        if (L->has_emoji) {
+            cairo_surface_flush(d->canvas);
+            blend_emoji(cv, cs, rw, rh, L->em, (int)L->emoji.x - rx, (int)L->emoji.y - ry);
+            cairo_surface_mark_dirty(d->canvas);
+        }
+        if (L->has_label) paint_label(d, L);
+    }
+    cairo_restore(cr);
+    copy_out(d, img, rx, ry, rw, rh);
     return EMO_OK;
 }
 

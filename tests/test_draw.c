@@ -310,6 +310,158 @@ static void test_custom_classes(void) {
     emo_drawer_close(d);
 }
 
+/* ---- Crowds: no annotation covers another face ------------------------------ */
+
+static bool rects_meet(const int a[4], float bx, float by, float bw, float bh) {
+    return a[2] > 0 && a[3] > 0 && a[0] < bx + bw && bx < a[0] + a[2] && a[1] < by + bh && by < a[1] + a[3];
+}
+
+static bool in_rect(const int r[4], int x, int y) {
+    return r[2] > 0 && x >= r[0] && x < r[0] + r[2] && y >= r[1] && y < r[1] + r[3];
+}
+
+/* Draws the faces on img (a copy of which is kept) and checks that: no
+ * label, emoji or chart rectangle meets another face's box or another
+ * annotation; and, in the pixels, that inside every box (less its own
+ * stroke) nothing changed but that face's own annotations. Returns how many
+ * faces got a chart; *labels = how many got a label. */
+static int check_crowd(emo_drawer *d, emo_image *img, const emo_draw_item *it, int n, const char *what,
+                       int *labels) {
+    emo_image orig = {0};
+    copy_image(img, &orig);
+    emo_draw_layout lay[256];
+    CHECK(n <= 256);
+    CHECK_OK(emo_draw_faces(d, img, it, n, EMO_DRAW_ALL, lay));
+    int bad = 0, charts = 0;
+    *labels = 0;
+    for (int i = 0; i < n; i++) {
+        int *mine[3] = {lay[i].label, lay[i].emoji, lay[i].chart};
+        charts += lay[i].chart[2] > 0;
+        *labels += lay[i].label[2] > 0;
+        for (int k = 0; k < 3; k++) {
+            if (mine[k][2] == 0) continue;
+            CHECK(is_inside(mine[k], img->width, img->height));
+            for (int j = 0; j < n; j++) {
+                if (j != i && rects_meet(mine[k], it[j].x, it[j].y, it[j].w, it[j].h)) {
+                    if (bad++ < 5)
+                        printf("    %s: face %d's %s (%d,%d %dx%d) covers face %d's box (%g,%g %gx%g)\n", what, i,
+                               k == 0 ? "label" : k == 1 ? "emoji" : "chart", mine[k][0], mine[k][1], mine[k][2],
+                               mine[k][3], j, it[j].x, it[j].y, it[j].w, it[j].h);
+                }
+                int *theirs[3] = {lay[j].label, lay[j].emoji, lay[j].chart};
+                for (int l = 0; l < 3; l++) {
+                    if ((j == i && l == k) || theirs[l][2] == 0) continue;
+                    if (rects_meet(mine[k], theirs[l][0], theirs[l][1], theirs[l][2], theirs[l][3]) && bad++ < 5)
+                        printf("    %s: face %d's part %d meets face %d's part %d\n", what, i, k, j, l);
+                }
+            }
+        }
+    }
+    /* The pixels: inside face j's box (less its stroke, about 2.2 line
+     * widths), only j's own label, emoji or chart may have changed. */
+    long stray = 0;
+    for (int j = 0; j < n; j++) {
+        float side = fminf(it[j].w, it[j].h), lw = fminf(fmaxf(side / 70.0f, 1.5f), 6.0f), m = lw * 1.1f + 2.5f;
+        int x0 = MAXI(0, (int)ceilf(it[j].x + m)), y0 = MAXI(0, (int)ceilf(it[j].y + m));
+        int x1 = (int)fminf(img->width, floorf(it[j].x + it[j].w - m)), y1 = (int)fminf(img->height, floorf(it[j].y + it[j].h - m));
+        for (int y = y0; y < y1; y++)
+            for (int x = x0; x < x1; x++) {
+                size_t o = (size_t)y * img->stride + (size_t)x * 3;
+                if (memcmp(img->data + o, orig.data + o, 3) == 0) continue;
+                if (in_rect(lay[j].label, x, y) || in_rect(lay[j].emoji, x, y) || in_rect(lay[j].chart, x, y)) continue;
+                if (stray++ < 3) printf("    %s: pixel %d,%d inside face %d's box changed by another face\n", what, x, y, j);
+            }
+    }
+    CHECK_MSG(bad == 0, "%s: %d annotations cover another face or annotation", what, bad);
+    CHECK_MSG(stray == 0, "%s: %ld pixels inside faces changed by other faces' annotations", what, stray);
+    emo_image_free(&orig);
+    return charts;
+}
+
+/* The crowded photo (bald_guys.jpg, 24 people) with the boxes the current
+ * detector finds, whatever its defaults: every face keeps a label and most
+ * keep their chart, none covering another. */
+static void test_crowd_photo(void) {
+    emo_drawer *d = open_default();
+    if (!d) return;
+    emo_image img = {0}, grey = {0};
+    CHECK_OK(emo_image_load(&img, test_shared("media/faces/bald_guys.jpg"), 3));
+    CHECK_OK(emo_image_to_grey(&img, &grey));
+    emo_detector *det = NULL;
+    CHECK_OK(emo_detector_open(&det, EMO_DETECT_DEFAULT_CASCADE));
+    emo_detect_params dp = emo_detect_params_default();
+    emo_rect boxes[256];
+    int n = det && grey.data ? emo_detect(det, &grey, &dp, boxes, 256) : 0;
+    CHECK_MSG(n >= 15, "%d faces found", n);
+    n = n > 256 ? 256 : n;
+    emo_draw_item items[256];
+    static float probs[256][7];
+    for (int i = 0; i < n; i++) {
+        for (int c = 0; c < 7; c++) probs[i][c] = 0.02f;
+        probs[i][i % 7] = 0.88f;
+        items[i] = (emo_draw_item){(float)boxes[i].x, (float)boxes[i].y, (float)boxes[i].w, (float)boxes[i].h,
+                                   probs[i], -1, i + 1};
+    }
+    int labels = 0, charts = img.data ? check_crowd(d, &img, items, n, "bald_guys", &labels) : 0;
+    printf("    bald_guys: %d faces, %d labels, %d charts\n", n, labels, charts);
+    CHECK_MSG(labels == n, "%d of %d faces labelled", labels, n);
+    CHECK_MSG(charts * 4 >= n * 3, "only %d of %d faces kept a chart", charts, n);
+    emo_detector_close(det);
+    emo_image_free(&img);
+    emo_image_free(&grey);
+    emo_drawer_close(d);
+}
+
+/* Synthetic crowds: grids from roomy to packed (boxes touching), random
+ * non-overlapping boxes of mixed sizes, a row along the image's edge. */
+static void test_crowd_synthetic(void) {
+    emo_drawer *d = open_default();
+    if (!d) return;
+    static emo_draw_item items[256];
+    static float probs[256][7];
+    for (int i = 0; i < 256; i++) {
+        for (int c = 0; c < 7; c++) probs[i][c] = 0.05f;
+        probs[i][(i * 3) % 7] = 0.70f;
+    }
+    char what[64];
+    int labels;
+    /* Grids: face side 80, gaps 200 .. 0 px. */
+    int gaps[] = {200, 90, 40, 12, 0};
+    for (int g = 0; g < 5; g++) {
+        emo_image img = {0};
+        flat(&img, 1280, 900, 3, 100);
+        int n = 0, step = 80 + gaps[g];
+        for (int y = 20; y + 80 <= 880 && n < 256; y += step)
+            for (int x = 20; x + 80 <= 1260 && n < 256; x += step, n++)
+                items[n] = (emo_draw_item){(float)x, (float)y, 80, 80, probs[n], -1, n};
+        snprintf(what, sizeof what, "grid gap %d", gaps[g]);
+        int charts = check_crowd(d, &img, items, n, what, &labels);
+        if (gaps[g] >= 200) CHECK_MSG(charts == n, "%s: %d of %d charts with room for all", what, charts, n);
+        emo_image_free(&img);
+    }
+    /* Random crowds. */
+    uint64_t seed = 12345;
+    for (int trial = 0; trial < 6; trial++) {
+        emo_image img = {0};
+        flat(&img, 1600, 1000, 3, 140);
+        int n = 0;
+        for (int tries = 0; tries < 4000 && n < 40; tries++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            float s = 40 + (float)((seed >> 33) % 200);
+            float x = (float)((seed >> 13) % 1600) - s / 3, y = (float)((seed >> 40) % 1000) - s / 3;
+            bool clash = false;
+            for (int j = 0; j < n && !clash; j++)
+                clash = x < items[j].x + items[j].w + 4 && items[j].x < x + s + 4 && y < items[j].y + items[j].h + 4 &&
+                        items[j].y < y + s + 4;
+            if (!clash) items[n] = (emo_draw_item){x, y, s, s, probs[n], -1, n}, n++;
+        }
+        snprintf(what, sizeof what, "random crowd %d (%d faces)", trial, n);
+        check_crowd(d, &img, items, n, what, &labels);
+        emo_image_free(&img);
+    }
+    emo_drawer_close(d);
+}
+
 static void test_fps(void) {
     emo_drawer *d = open_default();
     if (!d) return;
@@ -535,6 +687,8 @@ static const test_case cases[] = {
     {"emoji_pixels", test_emoji_pixels},
     {"emoji_blend", test_emoji_blend},
     {"chart_inside", test_chart_inside},
+    {"crowd_photo", test_crowd_photo},
+    {"crowd_synthetic", test_crowd_synthetic},
     {"odd_boxes", test_odd_boxes},
     {"grey_rgba", test_grey_rgba},
     {"label_colour", test_label_colour},

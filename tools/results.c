@@ -22,8 +22,8 @@ int results_drawer_open(emo_drawer **out, emo_pipeline *pl) {
 }
 
 int results_draw(emo_drawer *d, emo_image *frame, const emo_face *faces, int n, unsigned flags) {
-    emo_draw_item items[64];
-    if (n > 64) n = 64;
+    emo_draw_item items[256]; /* as many as emo image keeps */
+    if (n > 256) n = 256;
     for (int i = 0; i < n; i++) {
         const emo_face *f = &faces[i];
         items[i] = (emo_draw_item){(float)f->box.x, (float)f->box.y, (float)f->box.w, (float)f->box.h,

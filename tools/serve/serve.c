@@ -360,7 +360,29 @@ static enum MHD_Result answer_models(server *sv, struct MHD_Connection *c) {
     json_str(&j, sv->models[sv->default_model].name);
     json_lit(&j, ",\"classes\":[");
     for (int i = 0; i < sv->nclasses; i++) json_sep(&j), json_str(&j, sv->classes[i]);
-    json_lit(&j, "],\"models\":[");
+    /* Each class's colour and emoji, from the table the drawer uses for the
+     * MP4s, annotated images and plots: the page keeps none of its own. */
+    json_lit(&j, "],\"colours\":{");
+    for (int i = 0; i < sv->nclasses; i++) {
+        json_sep(&j);
+        json_str(&j, sv->classes[i]);
+        json_printf(&j, ":\"#%06X\"", (unsigned)emo_draw_class_colour(sv->classes[i]));
+    }
+    json_lit(&j, "},\"emoji\":{");
+    for (int i = 0; i < sv->nclasses; i++) {
+        uint32_t cp = emo_draw_class_emoji(sv->classes[i]);
+        char u[5] = {0};
+        if (cp >= 0x10000 && cp < 0x110000)
+            u[0] = (char)(0xF0 | cp >> 18), u[1] = (char)(0x80 | (cp >> 12 & 63)), u[2] = (char)(0x80 | (cp >> 6 & 63)),
+            u[3] = (char)(0x80 | (cp & 63));
+        else if (cp >= 0x800 && cp < 0x10000)
+            u[0] = (char)(0xE0 | cp >> 12), u[1] = (char)(0x80 | (cp >> 6 & 63)), u[2] = (char)(0x80 | (cp & 63));
+        json_sep(&j);
+        json_str(&j, sv->classes[i]);
+        json_lit(&j, ":");
+        json_str(&j, u);
+    }
+    json_lit(&j, "},\"models\":[");
     for (int i = 0; i < sv->nmodels; i++) {
         json_sep(&j);
         json_lit(&j, "{\"name\":");
