@@ -265,6 +265,22 @@ if command -v chromium >/dev/null && command -v node >/dev/null; then
         [ -z "$f" ] && tail -5 "$TMP/page.log"
         pass=$((pass + ${p:-0})); fail=$((fail + ${f:-1}))
         [ -f "$ART/serve-camera.png" ] && echo "     screenshots: $ART/serve-{camera,photo,video}.png"
+        # The live view with cameras of four shapes: 16:9 (most laptops),
+        # 4:3, HD, and a phone held upright (the face video's middle, cropped).
+        cams=()
+        for spec in 640x360:scale=640:360 640x480:crop=ih*4/3:ih,scale=640:480 1280x720:scale=1280:720 \
+            480x640:crop=270:360:300:0,scale=480:640; do
+            size=${spec%%:*} vf=${spec#*:}
+            ffmpeg -loglevel error -y -t 4 -i "$VIDEO" -vf "$vf,fps=15" -pix_fmt yuv420p "$TMP/cam-$size.y4m" &&
+                cams+=("$size=$TMP/cam-$size.y4m")
+        done
+        timeout 400 node tests/serve_camera.mjs "$URL/" "$ART" 15 "${cams[@]}" >"$TMP/camera.log" 2>&1
+        grep -E '^(ok|FAIL|     )' "$TMP/camera.log"
+        p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/camera.log")
+        f=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/camera.log")
+        [ -z "$f" ] && tail -5 "$TMP/camera.log"
+        pass=$((pass + ${p:-0})); fail=$((fail + ${f:-1}))
+        rm -f "$TMP"/cam-*.y4m
     fi
 else
     bad browser_test "chromium or node missing (make deps)"

@@ -2,28 +2,63 @@
 // elsewhere: every request goes to the emo server that served this page.
 'use strict';
 
-const EMOJI = { angry: '😠', disgust: '🤢', fear: '😨', happy: '😄', sad: '😢', surprise: '😮',
-  neutral: '😐', contempt: '😒', negative: '☹️', positive: '🙂' };
-const COLOUR = { angry: '#ff5a4f', disgust: '#7cc242', fear: '#b07cff', happy: '#ffcc33', sad: '#4f9dff',
-  surprise: '#ff9a3c', neutral: '#b8c2cc', contempt: '#d46fb8' };
-const colourOf = (name) => COLOUR[name] || '#7fd1c7';
-const emojiOf = (name) => EMOJI[name] || '🙂';
+// Each class's colour and emoji come from the server (GET /api/models), from
+// the table the MP4s, annotated images and plots are drawn with.
+const palette = { colours: {}, emoji: {} };
+const colourOf = (name) => palette.colours[name] || '#8b8d98';
+const emojiOf = (name) => palette.emoji[name] || '';
 const $ = (id) => document.getElementById(id);
+const pct = (p) => `${Math.round(p * 100)}%`;
 
-// State the browser test reads (tests/test_serve.sh).
-const state = window.emoState = { frames: 0, faces: [], classes: [], errors: [], photo: null };
+// State the browser tests read (tests/serve_page.mjs, tests/serve_camera.mjs).
+const state = window.emoState = {
+  frames: 0, faces: [], classes: [], errors: [], photo: null,
+  cameraFrames: 0, sent: 0, painted: null, photoLayout: null, video: null,
+};
 
 // ---- Tabs -----------------------------------------------------------------
 for (const b of document.querySelectorAll('#tabs button')) {
   b.onclick = () => {
     for (const o of document.querySelectorAll('#tabs button')) o.classList.toggle('active', o === b);
     for (const t of document.querySelectorAll('.tab')) t.classList.toggle('active', t.id === b.dataset.tab);
+    $('detection').hidden = b.dataset.tab === 'server';
     $('mjpeg').src = b.dataset.tab === 'server' ? '/stream.mjpg' : '';
   };
 }
 
 // ---- Per-face cards with bar charts ----------------------------------------
-// One card per track id, reused from frame to frame so the bars animate.
+// A card's bars are set straight to their numbers: no CSS transition, so a
+// bar's length is its number at every moment (smoothing is the server's).
+function makeCard(classes) {
+  const card = document.createElement('div');
+  card.className = 'face-card';
+  card.innerHTML = '<h3><span class="emoji"></span><span class="emotion"></span><span class="pct"></span><span class="track"></span></h3><div class="chart"></div>';
+  const chart = card.querySelector('.chart');
+  for (const c of classes) {
+    chart.insertAdjacentHTML('beforeend',
+      `<span class="name" data-class="${c}">${c}</span><div class="bar"><div data-class="${c}"></div></div><span class="val" data-class="${c}"></span>`);
+    // Set from script: the page's CSP allows no inline style attributes.
+    chart.querySelector(`.bar div[data-class="${c}"]`).style.setProperty('--c', colourOf(c));
+  }
+  return card;
+}
+
+function fillCard(card, f, classes) {
+  card.style.setProperty('--c', colourOf(f.emotion));
+  card.querySelector('.emoji').textContent = emojiOf(f.emotion);
+  card.querySelector('.emotion').textContent = f.emotion;
+  card.querySelector('.pct').textContent = pct(f.scores[f.emotion] || 0);
+  card.querySelector('.track').textContent = `#${f.track_id}`;
+  card.dataset.emotion = f.emotion;
+  for (const c of classes) {
+    const p = f.scores[c] || 0;
+    card.querySelector(`.bar div[data-class="${c}"]`).style.width = `${(p * 100).toFixed(2)}%`;
+    card.querySelector(`.val[data-class="${c}"]`).textContent = pct(p);
+    card.querySelector(`.name[data-class="${c}"]`).classList.toggle('top', c === f.emotion);
+  }
+}
+
+// Live: one card per track id, reused from frame to frame.
 function renderCards(container, faces, classes) {
   const seen = new Set();
   for (const f of faces) {
@@ -31,58 +66,96 @@ function renderCards(container, faces, classes) {
     seen.add(key);
     let card = container.querySelector(`.face-card[data-track="${key}"]`);
     if (!card) {
-      card = document.createElement('div');
-      card.className = 'face-card';
+      card = makeCard(classes);
       card.dataset.track = key;
-      card.innerHTML = '<h3><span class="emoji"></span><span class="emotion"></span><span class="track"></span></h3><div class="chart"></div>';
-      const chart = card.querySelector('.chart');
-      for (const c of classes) {
-        chart.insertAdjacentHTML('beforeend',
-          `<span class="name" data-class="${c}">${c}</span><div class="bar"><div data-class="${c}"></div></div><span class="val" data-class="${c}"></span>`);
-        // Set from script: the page's CSP allows no inline style attributes.
-        chart.querySelector(`.bar div[data-class="${c}"]`).style.setProperty('--c', colourOf(c));
-      }
       container.appendChild(card);
     }
-    card.style.setProperty('--c', colourOf(f.emotion));
-    card.querySelector('.emoji').textContent = emojiOf(f.emotion);
-    card.querySelector('.emotion').textContent = f.emotion;
-    card.querySelector('.track').textContent = `#${f.track_id}`;
-    card.dataset.emotion = f.emotion;
-    for (const c of classes) {
-      const p = f.scores[c] || 0;
-      card.querySelector(`.bar div[data-class="${c}"]`).style.width = `${(p * 100).toFixed(1)}%`;
-      card.querySelector(`.val[data-class="${c}"]`).textContent = `${Math.round(p * 100)}%`;
-      card.querySelector(`.name[data-class="${c}"]`).classList.toggle('top', c === f.emotion);
-    }
+    fillCard(card, f, classes);
   }
   for (const card of [...container.querySelectorAll('.face-card')])
     if (!seen.has(card.dataset.track)) card.remove();
 }
 
-// Box, emoji and label over each face; sx, sy map result pixels to canvas.
-function drawFaces(ctx, faces, sx, sy) {
-  for (const f of faces) {
-    const [x, y, w, h] = [f.box[0] * sx, f.box[1] * sy, f.box[2] * sx, f.box[3] * sy];
-    const col = colourOf(f.emotion);
-    ctx.lineWidth = Math.max(2, w / 60);
-    ctx.strokeStyle = col;
-    ctx.strokeRect(x, y, w, h);
-    const size = Math.max(18, w * 0.36);
-    ctx.font = `${size}px "Noto Color Emoji", "Apple Color Emoji", "Segoe UI Emoji", sans-serif`;
-    ctx.textBaseline = 'middle';
-    ctx.textAlign = 'center';
-    ctx.fillText(emojiOf(f.emotion), x + w, y);
-    const label = `#${f.track_id} ${f.emotion} ${Math.round((f.scores[f.emotion] || 0) * 100)}%`;
-    ctx.font = `600 ${Math.max(12, Math.min(22, w / 9))}px system-ui, sans-serif`;
-    ctx.textAlign = 'left';
-    ctx.textBaseline = 'top';
-    const tw = ctx.measureText(label).width + 10, th = Math.max(16, Math.min(28, w / 7));
-    ctx.fillStyle = 'rgba(0,0,0,0.65)';
-    ctx.fillRect(x, y + h + 2, tw, th);
-    ctx.fillStyle = col;
-    ctx.fillText(label, x + 5, y + h + 4);
+// ---- Annotations on a canvas ------------------------------------------------
+// Box, emoji and a label chip per face. px = canvas pixels per CSS pixel, so
+// that text is drawn at a readable size on a scaled-down photo. Nothing
+// covers another face's box or another face's chip: a chip goes below the
+// box, else above, else inside its bottom; with its full text, then just
+// "#3"; else it is left out (the face's card still has it all).
+const chipFont = (size) => `600 ${size}px system-ui, sans-serif`;
+
+function layoutFaces(ctx, faces, sx, sy, W, H, px) {
+  const boxes = faces.map((f) => {
+    const x = Math.round(f.box[0] * sx), y = Math.round(f.box[1] * sy);
+    const w = Math.round(f.box[2] * sx), h = Math.round(f.box[3] * sy);
+    const lw = 2 * Math.max(1, Math.round(Math.max(2 * px, w / 60) / 2)); // even: edges on whole pixels
+    return { x, y, w, h, lw };
+  });
+  const grown = (b) => ({ x: b.x - b.lw - 1, y: b.y - b.lw - 1, w: b.w + 2 * b.lw + 2, h: b.h + 2 * b.lw + 2 });
+  const meets = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  const placed = [];
+  const free = (r, i) => r.x >= 0 && r.y >= 0 && r.x + r.w <= W && r.y + r.h <= H
+    && boxes.every((b, j) => j === i || !meets(r, grown(b))) && placed.every((p) => !meets(r, p));
+  const out = faces.map((f, i) => ({ face: f, index: i, box: boxes[i], colour: colourOf(f.emotion), chip: null, emoji: null }));
+  for (const o of out) {
+    const b = o.box, f = o.face;
+    const size = Math.round(Math.min(Math.max(13 * px, b.w / 9), 22 * px));
+    ctx.font = chipFont(size);
+    const texts = [`#${f.track_id} ${f.emotion} ${pct(f.scores[f.emotion] || 0)}`, `#${f.track_id}`];
+    const ch = Math.round(size * 1.5), gap = b.lw + 2;
+    for (const text of texts) {
+      const cw = Math.ceil(ctx.measureText(text).width + size * 0.7);
+      const spots = [[b.x, b.y + b.h + gap], [b.x + b.w - cw, b.y + b.h + gap], [b.x, b.y - gap - ch],
+        [b.x + b.w - cw, b.y - gap - ch], [b.x + (b.w - cw) / 2, b.y + b.h - ch - gap]];
+      const r = spots.map(([x, y]) => ({ x: Math.round(x), y: Math.round(y), w: cw, h: ch })).find((s) => free(s, o.index));
+      if (r) { o.chip = { ...r, text, size }; placed.push(r); break; }
+    }
   }
+  for (const o of out) { // the big emoji at the box's top-right corner, where it is free
+    const b = o.box, size = Math.round(Math.max(18 * px, b.w * 0.36));
+    const r = { x: Math.round(b.x + b.w - size / 2), y: Math.round(b.y - size / 2), w: size, h: size };
+    if (emojiOf(o.face.emotion) && free(r, o.index)) { o.emoji = r; placed.push(r); }
+  }
+  return out;
+}
+
+function paintFaces(ctx, layout, highlight) {
+  for (const o of layout) {
+    const b = o.box, hi = o.index === highlight;
+    if (hi) { // a white halo makes the highlighted face stand out
+      ctx.strokeStyle = '#ffffff';
+      ctx.lineWidth = b.lw * 3;
+      ctx.strokeRect(b.x, b.y, b.w, b.h);
+    }
+    ctx.strokeStyle = o.colour;
+    ctx.lineWidth = hi ? b.lw * 2 : b.lw;
+    ctx.strokeRect(b.x, b.y, b.w, b.h);
+    if (o.emoji) {
+      ctx.font = `${o.emoji.h * 0.85}px "Noto Color Emoji", "Apple Color Emoji", "Segoe UI Emoji", sans-serif`;
+      ctx.textAlign = 'center';
+      ctx.textBaseline = 'middle';
+      ctx.fillText(emojiOf(o.face.emotion), o.emoji.x + o.emoji.w / 2, o.emoji.y + o.emoji.h / 2);
+    }
+    if (o.chip) {
+      const c = o.chip;
+      ctx.fillStyle = hi ? o.colour : 'rgba(12,14,18,0.8)';
+      ctx.fillRect(c.x, c.y, c.w, c.h);
+      ctx.font = chipFont(c.size);
+      ctx.textAlign = 'left';
+      ctx.textBaseline = 'middle';
+      ctx.fillStyle = hi ? '#111' : o.colour;
+      ctx.fillText(c.text, c.x + c.size * 0.35, c.y + c.h / 2);
+    }
+  }
+}
+
+// The rectangles a layout covers, for the tests: boxes with their strokes,
+// chips and emoji, in canvas pixels.
+function layoutRects(layout) {
+  return layout.map((o) => ({
+    index: o.index, box: [o.box.x, o.box.y, o.box.w, o.box.h], lw: o.box.lw, colour: o.colour,
+    chip: o.chip && [o.chip.x, o.chip.y, o.chip.w, o.chip.h], emoji: o.emoji && [o.emoji.x, o.emoji.y, o.emoji.w, o.emoji.h],
+  }));
 }
 
 // ---- Models and settings ----------------------------------------------------
@@ -90,6 +163,8 @@ async function loadModels() {
   try {
     const r = await fetch('/api/models');
     const m = await r.json();
+    palette.colours = m.colours || {};
+    palette.emoji = m.emoji || {};
     const sel = $('model');
     sel.innerHTML = '';
     for (const x of m.models) sel.add(new Option(x.name, x.name, false, x.name === m.default));
@@ -115,20 +190,34 @@ function settingsQuery() {
 }
 
 // ---- Live camera --------------------------------------------------------------
+// The camera drives everything: on each new camera picture the view is
+// drawn afresh (picture, then the latest result's boxes) and, unless two
+// frames are already on their way, that picture is sent. So no picture is
+// sent twice, and the rate is the camera's, or the server's if it is slower.
 const cam = {
   running: false, ws: null, video: document.createElement('video'), grab: document.createElement('canvas'),
-  sent: 0, inflight: 0, maxInflight: 2, encoding: false, sentAt: new Map(),
-  result: null, fpsTimes: [], latency: 0,
+  sent: 0, inflight: 0, maxInflight: 2, encoding: false, sentAt: new Map(), fresh: false,
+  result: null, frameTimes: [], resultTimes: [], latency: 0, poll: 0, lastCount: -1,
 };
 cam.video.muted = true;
 cam.video.playsInline = true;
+state.video = cam.video;
+
+function rate(times) {
+  return times.length > 1 ? (1000 * (times.length - 1) / (times[times.length - 1] - times[0])).toFixed(1) : '–';
+}
+function keep2s(times, now) {
+  times.push(now);
+  while (times.length && now - times[0] > 2000) times.shift();
+}
 
 function connect() {
   if (cam.ws) { cam.ws.onclose = null; cam.ws.close(); }
-  cam.sent = 0; cam.inflight = 0; cam.sentAt.clear(); cam.result = null;
+  cam.inflight = 0; cam.sentAt.clear(); cam.result = null;
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?${settingsQuery()}`);
   ws.binaryType = 'arraybuffer';
   ws.onmessage = (ev) => {
+    if (ws !== cam.ws) return;
     const m = JSON.parse(ev.data);
     if (m.type === 'hello') { state.classes = m.classes; return; }
     if (m.type === 'error' && m.frame === undefined) { showCamMessage(m.error, true); return; }
@@ -138,34 +227,36 @@ function connect() {
     if (m.type === 'result') {
       const now = performance.now();
       if (t0 !== undefined) cam.latency = cam.latency ? 0.8 * cam.latency + 0.2 * (now - t0) : now - t0;
-      cam.fpsTimes.push(now);
-      while (cam.fpsTimes.length && now - cam.fpsTimes[0] > 2000) cam.fpsTimes.shift();
+      keep2s(cam.resultTimes, now);
       cam.result = m;
       state.frames++;
       state.faces = m.faces;
       $('server-ms').textContent = `${m.ms.toFixed(0)} ms`;
       renderCards($('faces'), m.faces, state.classes);
       $('no-face').hidden = m.faces.length > 0;
+      paint();
     } else if (m.type === 'error') {
       state.errors.push(m.error);
     }
     pump();
   };
   ws.onclose = (ev) => {
+    if (ws !== cam.ws) return;
     if (cam.running) showCamMessage(`connection closed (${ev.code}${ev.reason ? ': ' + ev.reason : ''}); reconnecting…`, true);
-    if (cam.running) setTimeout(() => { if (cam.running) connect(); }, 1000);
+    if (cam.running) setTimeout(() => { if (cam.running && ws === cam.ws) connect(); }, 1000);
   };
   ws.onopen = () => { hideCamMessage(); pump(); };
   cam.ws = ws;
 }
 
-// Sends the current camera picture unless two frames are already on their
-// way: the server answers in order, and stale frames are never queued.
+// Sends the newest camera picture if it has not been sent and fewer than
+// two frames are on their way (the server answers in order).
 function pump() {
   const ws = cam.ws;
-  if (!cam.running || !ws || ws.readyState !== 1 || cam.encoding || cam.inflight >= cam.maxInflight) return;
+  if (!cam.running || !cam.fresh || !ws || ws.readyState !== 1 || cam.encoding || cam.inflight >= cam.maxInflight) return;
   const v = cam.video;
   if (!v.videoWidth) return;
+  cam.fresh = false;
   const w = Math.min(Number($('send-width').value), v.videoWidth);
   const h = Math.round(v.videoHeight * w / v.videoWidth);
   cam.grab.width = w; cam.grab.height = h;
@@ -175,28 +266,65 @@ function pump() {
     cam.encoding = false;
     if (!blob || ws !== cam.ws || ws.readyState !== 1) return;
     cam.sentAt.set(cam.sent++, performance.now());
+    state.sent++;
     cam.inflight++;
     ws.send(blob);
     pump();
   }, 'image/jpeg', 0.8);
 }
 
+// The view: as large as the camera's picture, drawn whole every time.
 function paint() {
-  if (!cam.running) return;
   const v = cam.video, cv = $('view');
-  if (v.videoWidth) {
-    if (cv.width !== v.videoWidth) { cv.width = v.videoWidth; cv.height = v.videoHeight; }
-    const ctx = cv.getContext('2d');
-    ctx.drawImage(v, 0, 0);
-    const r = cam.result;
-    if (r) drawFaces(ctx, r.faces, cv.width / r.width, cv.height / r.height);
-    $('fps').textContent = cam.fpsTimes.length > 1
-      ? (1000 * (cam.fpsTimes.length - 1) / (cam.fpsTimes[cam.fpsTimes.length - 1] - cam.fpsTimes[0])).toFixed(1) : '–';
-    $('latency').textContent = cam.latency ? `${cam.latency.toFixed(0)} ms` : '–';
-    $('inflight').textContent = cam.inflight;
+  if (!cam.running || !v.videoWidth) return;
+  if (cv.width !== v.videoWidth || cv.height !== v.videoHeight) {
+    cv.width = v.videoWidth;
+    cv.height = v.videoHeight;
+    // Portrait cameras: no taller than the window.
+    cv.style.maxWidth = `calc(80vh * ${v.videoWidth / v.videoHeight})`;
   }
+  const ctx = cv.getContext('2d');
+  ctx.drawImage(v, 0, 0, cv.width, cv.height);
+  const r = cam.result;
+  if (r) {
+    const layout = layoutFaces(ctx, r.faces, cv.width / r.width, cv.height / r.height, cv.width, cv.height,
+      cv.width / (cv.clientWidth || cv.width));
+    paintFaces(ctx, layout, -1);
+    state.painted = { frame: r.frame, width: cv.width, height: cv.height, rects: layoutRects(layout) };
+  } else {
+    state.painted = { frame: -1, width: cv.width, height: cv.height, rects: [] };
+  }
+  $('fps').textContent = rate(cam.frameTimes);
+  $('server-fps').textContent = rate(cam.resultTimes);
+  $('latency').textContent = cam.latency ? `${cam.latency.toFixed(0)} ms` : '–';
+  $('inflight').textContent = cam.inflight;
+}
+
+function onCameraFrame() {
+  if (!cam.running) return;
+  state.cameraFrames++;
+  keep2s(cam.frameTimes, performance.now());
+  cam.fresh = true;
+  paint();
   pump();
-  requestAnimationFrame(paint);
+}
+
+// requestVideoFrameCallback where there is one; else each animation frame
+// asks the video whether it has decoded a new picture.
+function watchCamera() {
+  const v = cam.video;
+  if (v.requestVideoFrameCallback) {
+    const next = () => { if (cam.running) { onCameraFrame(); v.requestVideoFrameCallback(next); } };
+    v.requestVideoFrameCallback(next);
+  } else {
+    const tick = () => {
+      if (!cam.running) return;
+      const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : -1;
+      if (q !== cam.lastCount) { cam.lastCount = q; onCameraFrame(); }
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  }
 }
 
 function showCamMessage(text, error) {
@@ -215,7 +343,10 @@ async function startCamera() {
     return;
   }
   try {
-    const stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+    // The camera's own picture (no browser cropping): most laptop cameras
+    // give 16:9, phones portrait; the view follows whatever comes.
+    const stream = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 1280 }, height: { ideal: 720 }, resizeMode: 'none' }, audio: false });
     cam.video.srcObject = stream;
     await cam.video.play();
   } catch (e) {
@@ -223,17 +354,27 @@ async function startCamera() {
     return;
   }
   cam.running = true;
+  cam.frameTimes = []; cam.resultTimes = []; cam.latency = 0; cam.sent = 0;
   $('start').textContent = 'Stop camera';
   connect();
-  requestAnimationFrame(paint);
+  watchCamera();
 }
 
+// Stopping leaves nothing of the last session on screen.
 function stopCamera() {
   cam.running = false;
   if (cam.ws) { cam.ws.onclose = null; cam.ws.close(); cam.ws = null; }
   const s = cam.video.srcObject;
   if (s) for (const t of s.getTracks()) t.stop();
   cam.video.srcObject = null;
+  cam.result = null; cam.inflight = 0; cam.fresh = false;
+  const cv = $('view');
+  cv.getContext('2d').clearRect(0, 0, cv.width, cv.height);
+  state.faces = []; state.painted = null;
+  $('faces').replaceChildren();
+  $('no-face').hidden = true;
+  for (const id of ['fps', 'server-fps', 'latency', 'server-ms']) $(id).textContent = '–';
+  $('inflight').textContent = '0';
   $('start').textContent = 'Start camera';
   showCamMessage('Camera stopped.');
 }
@@ -260,46 +401,137 @@ function uploadMessage(text, error) {
   $('upload-message').classList.toggle('error', !!error);
 }
 
-async function handleFile(file) {
-  $('downloads').hidden = true;
+// The photo on screen: its bitmap and layout, so a highlight can redraw it.
+const shown = { img: null, res: null, layout: null, highlight: -1, pinned: -1 };
+
+// Each new file starts from an empty result area: a failed upload leaves no
+// earlier photo, cards or downloads behind.
+function clearUpload() {
+  const cv = $('photo');
+  cv.width = 0; cv.height = 0;
+  cv.hidden = true;
+  $('photo-faces').replaceChildren();
+  $('photo-faces').classList.remove('compact');
+  const d = $('downloads');
+  if (d.dataset.url) URL.revokeObjectURL(d.dataset.url);
+  delete d.dataset.url;
+  d.replaceChildren();
+  d.hidden = true;
   $('timeline').hidden = true;
-  $('result-video').hidden = true;
-  $('photo').hidden = false;
-  $('photo-faces').innerHTML = '';
+  const v = $('result-video');
+  v.hidden = true;
+  v.removeAttribute('src');
+  $('upload-progress').hidden = true;
+  Object.assign(shown, { img: null, res: null, layout: null, highlight: -1, pinned: -1 });
+  state.photo = null; state.photoLayout = null;
+}
+
+function uploadQuery(file, extra) {
+  return new URLSearchParams({ name: file.name, model: $('model').value, min_face: $('min-face').value,
+    neighbors: $('neighbors').value, ...extra }).toString();
+}
+
+async function handleFile(file) {
+  clearUpload();
   if (file.type.startsWith('video/')) return handleVideo(file);
   uploadMessage(`Analysing ${file.name}…`);
-  let res;
+  let res, img;
   try {
-    const r = await fetch(`/api/analyze?${new URLSearchParams({ name: file.name, model: $('model').value, min_face: $('min-face').value, neighbors: $('neighbors').value })}`,
+    const r = await fetch(`/api/analyze?${uploadQuery(file, {})}`,
       { method: 'POST', body: file, headers: { 'Content-Type': file.type || 'application/octet-stream' } });
     res = await r.json();
     if (!r.ok) throw new Error(res.error || r.statusText);
+    // As the server saw it: emo turns JPEGs upright by their EXIF orientation.
+    img = await createImageBitmap(file, { imageOrientation: 'from-image' });
   } catch (e) {
     uploadMessage(`Cannot analyse ${file.name}: ${e.message || e}`, true);
     return;
   }
-  // As the server saw it: emo turns JPEGs upright by their EXIF orientation.
-  const img = await createImageBitmap(file, { imageOrientation: 'from-image' });
   const cv = $('photo');
+  cv.hidden = false;
   cv.width = img.width; cv.height = img.height;
-  const ctx = cv.getContext('2d');
-  ctx.drawImage(img, 0, 0);
-  drawFaces(ctx, res.faces, img.width / res.width, img.height / res.height);
-  renderCards($('photo-faces'), res.faces, Object.keys(res.faces[0]?.scores || {}).length ? Object.keys(res.faces[0].scores) : state.classes);
+  Object.assign(shown, { img, res });
+  drawPhoto(-1);
+  const classes = Object.keys(res.faces[0]?.scores || {}).length ? Object.keys(res.faces[0].scores) : state.classes;
+  renderPhotoCards(res.faces, classes);
   state.photo = res;
-  // The annotated photo to keep: made here, from the canvas.
+  // The annotated photo to keep, made from the canvas as drawn now (no
+  // highlight), linked above the photo.
   cv.toBlob((blob) => {
-    if (!blob) return;
+    if (!blob || shown.res !== res) return;
     const d = $('downloads'), a = document.createElement('a');
-    if (d.dataset.url) URL.revokeObjectURL(d.dataset.url);
     d.dataset.url = a.href = URL.createObjectURL(blob);
     a.download = `${file.name.replace(/\.[^.]*$/, '')}-emo.png`;
-    a.textContent = 'annotated photo (PNG)';
+    a.textContent = 'Download the annotated photo (PNG)';
     d.replaceChildren(a);
     d.hidden = false;
   }, 'image/png');
-  uploadMessage(`${file.name}: ${res.faces.length} face${res.faces.length === 1 ? '' : 's'} found.`);
+  uploadMessage(`${file.name}: ${res.faces.length} face${res.faces.length === 1 ? '' : 's'} found.`
+    + (res.faces.length ? '' : ' Try a smaller "Smallest face" or a lower "Detection strictness" above.'));
 }
+
+function drawPhoto(highlight) {
+  const cv = $('photo'), { img, res } = shown;
+  if (!img) return;
+  const ctx = cv.getContext('2d');
+  ctx.drawImage(img, 0, 0);
+  // Text at a readable size on screen: canvas pixels per CSS pixel.
+  const px = cv.width / (cv.clientWidth || cv.width);
+  if (!shown.layout) {
+    shown.layout = layoutFaces(ctx, res.faces, img.width / res.width, img.height / res.height, cv.width, cv.height, px);
+    state.photoLayout = { width: cv.width, height: cv.height, px, rects: layoutRects(shown.layout) };
+  }
+  paintFaces(ctx, shown.layout, highlight);
+  shown.highlight = highlight;
+}
+
+// Few faces: a full card each. A crowd: compact cards (emoji, number,
+// emotion, one bar) in a grid, each opening to its full chart on click.
+// Cards and faces are linked: hovering either highlights both.
+function renderPhotoCards(faces, classes) {
+  const box = $('photo-faces'), compact = faces.length > 3;
+  box.classList.toggle('compact', compact);
+  faces.forEach((f, i) => {
+    const card = makeCard(classes);
+    card.dataset.track = String(f.track_id);
+    card.dataset.index = String(i);
+    card.classList.toggle('compact', compact);
+    card.tabIndex = 0;
+    fillCard(card, f, classes);
+    card.addEventListener('mouseenter', () => highlightFace(i, false));
+    card.addEventListener('mouseleave', () => highlightFace(shown.pinned, false));
+    card.addEventListener('click', () => pinFace(shown.pinned === i ? -1 : i));
+    card.addEventListener('focus', () => highlightFace(i, false));
+    box.appendChild(card);
+  });
+}
+
+function highlightFace(i, scroll) {
+  if (i === shown.highlight) return;
+  drawPhoto(i);
+  for (const c of $('photo-faces').querySelectorAll('.face-card'))
+    c.classList.toggle('hi', Number(c.dataset.index) === i);
+  const card = $('photo-faces').querySelector(`.face-card[data-index="${i}"]`);
+  if (card && scroll) card.scrollIntoView({ block: 'nearest' });
+}
+
+function pinFace(i) {
+  shown.pinned = i;
+  for (const c of $('photo-faces').querySelectorAll('.face-card'))
+    c.classList.toggle('open', Number(c.dataset.index) === i);
+  highlightFace(i, true);
+}
+
+function faceAt(ev) {
+  const cv = $('photo'), r = cv.getBoundingClientRect();
+  if (!shown.layout || !r.width) return -1;
+  const x = (ev.clientX - r.left) * cv.width / r.width, y = (ev.clientY - r.top) * cv.height / r.height;
+  const hit = shown.layout.find((o) => x >= o.box.x && x <= o.box.x + o.box.w && y >= o.box.y && y <= o.box.y + o.box.h);
+  return hit ? hit.index : -1;
+}
+$('photo').addEventListener('mousemove', (ev) => { const i = faceAt(ev); highlightFace(i >= 0 ? i : shown.pinned, i >= 0); });
+$('photo').addEventListener('mouseleave', () => highlightFace(shown.pinned, false));
+$('photo').addEventListener('click', (ev) => { const i = faceAt(ev); pinFace(i === shown.pinned ? -1 : i); });
 
 async function handleVideo(file) {
   const bar = $('upload-progress');
@@ -312,8 +544,7 @@ async function handleVideo(file) {
   uploadMessage('');
   let job;
   try {
-    const r = await fetch(`/api/video?${new URLSearchParams({ name: file.name, model: $('model').value, smooth: $('smooth').value, min_face: $('min-face').value, neighbors: $('neighbors').value })}`,
-      { method: 'POST', body: file });
+    const r = await fetch(`/api/video?${uploadQuery(file, { smooth: $('smooth').value })}`, { method: 'POST', body: file });
     job = await r.json();
     if (!r.ok) throw new Error(job.error || r.statusText);
   } catch (e) {
