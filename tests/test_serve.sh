@@ -258,7 +258,7 @@ if command -v chromium >/dev/null && command -v node >/dev/null; then
         # A few seconds of the face video, small, as the camera.
         ffmpeg -loglevel error -y -t 5 -i "$VIDEO" -vf scale=480:270,fps=15 -pix_fmt yuv420p "$TMP/camera.y4m"
         timeout 400 node tests/serve_page.mjs "$URL/" "$TMP/camera.y4m" "$PHOTO" "$ART" \
-            "$SHARED/media/video/single_face.mp4" >"$TMP/page.log" 2>&1
+            "$SHARED/media/video/single_face.mp4" "$SHARED/media/faces/bald_guys.jpg" >"$TMP/page.log" 2>&1
         grep -E '^(ok|FAIL|     )' "$TMP/page.log"
         p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$TMP/page.log")
         f=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$TMP/page.log")
