@@ -165,18 +165,20 @@ async function oneCamera(spec) {
     }
     check(`${tag}_bars_equal_numbers`, looks > 0 && barWorst <= 0.02, `${barWhy} (worst of ${looks})`);
 
-    // Frames sent: no more than the camera gave, nor than its frame rate allows.
+    // Frames sent: no more than the camera gave, nor than its frame rate
+    // allows. The server's count is taken first: the camera's, read after
+    // it, can only be larger if the page is right.
+    const sentNow = sentFrames;
     const counts = await page.evaluate(() => ({ camera: window.emoState.cameraFrames, sent: window.emoState.sent,
       fps: document.querySelector('#fps').textContent, server: document.querySelector('#server-fps').textContent }));
     const secs = (Date.now() - t0) / 1000;
-    check(`${tag}_frames_sent_at_most_camera`, sentFrames > 0 && sentFrames <= counts.camera
-      && sentFrames <= cameraFps * secs + 3,
-      `${sentFrames} sent, ${counts.camera} camera frames, ${secs.toFixed(1)} s at ${cameraFps} fps`);
+    check(`${tag}_frames_sent_at_most_camera`, sentNow > 0 && sentNow <= counts.camera && sentNow <= cameraFps * secs + 3,
+      `${sentNow} sent, ${counts.camera} camera frames, ${secs.toFixed(1)} s at ${cameraFps} fps`);
     const camFps = parseFloat(counts.fps), srvFps = parseFloat(counts.server);
     check(`${tag}_fps_shown`, camFps > 0 && camFps <= cameraFps * 1.3 && srvFps > 0 && srvFps <= camFps * 1.3,
       `camera ${counts.fps}, analysed ${counts.server}`);
     await page.screenshot({ path: join(artifacts, `serve-camera-${tag}.png`) });
-    console.log(`     ${tag}: ${counts.camera} camera frames, ${sentFrames} sent, camera ${counts.fps} fps, analysed ${counts.server} fps`);
+    console.log(`     ${tag}: ${counts.camera} camera frames, ${sentNow} sent, camera ${counts.fps} fps, analysed ${counts.server} fps`);
 
     // Stop: nothing of the session stays on screen.
     await page.click('#start');

@@ -61,6 +61,17 @@ try {
     `chart top ${cam.top}, widest bar ${best}, emotion ${cam.emotion}`);
   check('camera_fps_latency_shown', /\d/.test(cam.fps) && /ms/.test(cam.latency), `${cam.fps} / ${cam.latency}`);
   check('camera_at_most_two_in_flight', cam.inflight <= 2, `in flight ${cam.inflight}`);
+  // One colour per emotion: the page's bars are in the colours the server
+  // draws with (GET /api/models, from the drawer's table).
+  const colours = await page.evaluate(async () => {
+    const m = await (await fetch('/api/models')).json();
+    const rgb = (h) => `rgb(${parseInt(h.slice(1, 3), 16)}, ${parseInt(h.slice(3, 5), 16)}, ${parseInt(h.slice(5, 7), 16)})`;
+    return m.classes.map((c) => {
+      const bar = document.querySelector(`#faces .face-card .bar div[data-class="${c}"]`);
+      return [c, m.colours[c] && rgb(m.colours[c]), bar && getComputedStyle(bar).backgroundColor];
+    });
+  });
+  check('colours_from_server', colours.length === 7 && colours.every(([, want, got]) => want && want === got), JSON.stringify(colours));
   await page.screenshot({ path: join(artifacts, 'serve-camera.png') });
   console.log(`     camera: ${cam.frames} frames, ${cam.fps} fps, latency ${cam.latency}, ${cam.emotion} ${cam.emoji}`);
 
