@@ -734,7 +734,7 @@ static void place_label(emo_drawer *d, item_layout *all, int n, int idx, double 
             };
             for (size_t c = 0; c < sizeof cand / sizeof cand[0]; c++) {
                 rectf r = clamp_into(cand[c], W, H);
-                /* Moved by the image's edge onto the face: only the inside spot may. */
+                /* Clamped into the image it may land on its own face (allowed), never another. */
                 if (!inside_image(r, W, H) || blocked(all, n, idx, r, false)) continue;
                 char chosen[sizeof L->text];
                 snprintf(chosen, sizeof chosen, "%s", texts[t]); /* texts[0] is L->text itself */
