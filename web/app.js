@@ -197,11 +197,12 @@ function settingsQuery() {
 const cam = {
   running: false, ws: null, video: document.createElement('video'), grab: document.createElement('canvas'),
   sent: 0, inflight: 0, maxInflight: 2, encoding: false, sentAt: new Map(), fresh: false,
-  result: null, frameTimes: [], resultTimes: [], latency: 0, lastCount: -1, presented: -1,
+  result: null, frameTimes: [], resultTimes: [], latency: 0, lastCount: -1,
 };
 cam.video.muted = true;
 cam.video.playsInline = true;
 state.video = cam.video;
+state.repaint = () => paint(); // the tests draw a paused picture with it
 
 function rate(times) {
   return times.length > 1 ? (1000 * (times.length - 1) / (times[times.length - 1] - times[0])).toFixed(1) : '–';
@@ -294,16 +295,14 @@ function paint() {
   } else {
     state.painted = { frame: -1, width: cv.width, height: cv.height, rects: [] };
   }
-  state.painted.presented = cam.presented; // the camera picture under it (rVFC's presentedFrames)
   $('fps').textContent = rate(cam.frameTimes);
   $('server-fps').textContent = rate(cam.resultTimes);
   $('latency').textContent = cam.latency ? `${cam.latency.toFixed(0)} ms` : '–';
   $('inflight').textContent = cam.inflight;
 }
 
-function onCameraFrame(meta) {
+function onCameraFrame() {
   if (!cam.running) return;
-  cam.presented = meta ? meta.presentedFrames : state.cameraFrames + 1;
   state.cameraFrames++;
   keep2s(cam.frameTimes, performance.now());
   cam.fresh = true;
@@ -316,13 +315,13 @@ function onCameraFrame(meta) {
 function watchCamera() {
   const v = cam.video;
   if (v.requestVideoFrameCallback) {
-    const next = (now, meta) => { if (cam.running) { onCameraFrame(meta); v.requestVideoFrameCallback(next); } };
+    const next = () => { if (cam.running) { onCameraFrame(); v.requestVideoFrameCallback(next); } };
     v.requestVideoFrameCallback(next);
   } else {
     const tick = () => {
       if (!cam.running) return;
       const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality().totalVideoFrames : -1;
-      if (q !== cam.lastCount) { cam.lastCount = q; onCameraFrame(null); }
+      if (q !== cam.lastCount) { cam.lastCount = q; onCameraFrame(); }
       requestAnimationFrame(tick);
     };
     requestAnimationFrame(tick);
