@@ -291,9 +291,9 @@ static int checkpoint_parse(const char *path, uint8_t *bytes, size_t size, train
     uint32_t v, crc;
     memcpy(&v, bytes + 4, 4);
     memcpy(&crc, bytes + size - 4, 4);
-    if (v != TRAIN_VERSION && v != 1) {
+    if (v < 1 || v > TRAIN_VERSION) {
         free(bytes);
-        return emo_fail(EMO_EUNSUPPORTED, "%s: checkpoint version %u, this build reads version %u", path, v,
+        return emo_fail(EMO_EUNSUPPORTED, "%s: checkpoint version %u, this build reads versions 1 to %u", path, v,
                         TRAIN_VERSION);
     }
     if (crc != (uint32_t)crc32(0L, bytes, (uInt)(size - 4))) {
