@@ -258,9 +258,10 @@ static void test_weight_average(void) {
     CHECK_OK(nn_avg_swap(&swa, net));
     CHECK_EQ_INT(memcmp(net->params, p0, np * sizeof *p0), 0);
     CHECK_EQ_INT(memcmp(net->stats, s0, ns * sizeof *s0), 0);
-    CHECK_EQ_INT(nn_avg_init(&swa, net, 1), EMO_EINVAL);
     nn_avg_free(&ema);
     nn_avg_free(&swa);
+    CHECK_EQ_INT(nn_avg_init(&swa, net, 1), EMO_EINVAL);
+    CHECK(swa.w == NULL);
     free(start), free(mean), free(e), free(p0), free(s0);
     nn_net_free(net);
 }
