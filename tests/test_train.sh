@@ -5,7 +5,10 @@
 # killed with SIGKILL (and one stopped with Ctrl-C) resumes to exactly the
 # weights and log of an uninterrupted run, eval's JSON parses and beats
 # chance, fine-tuning works, and bad inputs give clear errors without
-# damaging the last checkpoint. Prints "N passed, M failed" (tests/run.sh).
+# damaging the last checkpoint; issue 14's options (mixing, class weights,
+# warm restarts, EMA/SWA kept in checkpoints, ten-crop TTA) do what they say,
+# resume bit for bit, and refuse bad values; a version-2 checkpoint resumes.
+# Prints "N passed, M failed" (tests/run.sh).
 set -u
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-../shared}
@@ -145,6 +148,115 @@ else bad distillation "exit $rc" "$(tail -2 "$T/k.err")"; fi
 rc=$?
 if [ $rc -eq 0 ] && [ "$(grep -c '^epoch' "$T/e.out")" -eq 3 ] && grep -q "stopping early" "$T/e.err"; then ok early_stop
 else bad early_stop "exit $rc, $(grep -c '^epoch' "$T/e.out") epochs" "$(tail -2 "$T/e.err")"; fi
+
+# ---- issue 14's techniques -----------------------------------------------------
+tech=(--mix mixup=0.4,cutmix=1,p=0.8 --class-weights balanced --schedule cosine-restarts --restart-period 1)
+short=(--max-rows 640 --net "$TINY" --epochs 3 --lr 0.01 --warmup 0.2 --batch 64 --seed 7 --threads 1 --quiet)
+# The averages do not change the training itself: the same train columns
+# (lr, loss, accuracy) with and without them, but other models written.
+"$EMO" train --data "$T/small.csv" --out "$T/t0.emo" --checkpoint "$T/t0.ckpt" "${short[@]}" "${tech[@]}" \
+    >"$T/t0.out" 2>"$T/t0.err"
+rc0=$?
+"$EMO" train --data "$T/small.csv" --out "$T/t1.emo" --checkpoint "$T/t1.ckpt" "${short[@]}" "${tech[@]}" --ema 0.9 \
+    >"$T/t1.out" 2>"$T/t1.err"
+rc1=$?
+"$EMO" train --data "$T/small.csv" --out "$T/t2.emo" --checkpoint "$T/t2.ckpt" "${short[@]}" "${tech[@]}" --swa-epochs 2 \
+    >"$T/t2.out" 2>"$T/t2.err"
+rc2=$?
+if [ $rc0 -eq 0 ] && [ $rc1 -eq 0 ] && [ $rc2 -eq 0 ] &&
+    diff <(cut -d, -f1-5 "$T/t0.csv") <(cut -d, -f1-5 "$T/t1.csv") >/dev/null &&
+    diff <(cut -d, -f1-5 "$T/t0.csv") <(cut -d, -f1-5 "$T/t2.csv") >/dev/null &&
+    ! cmp -s "$T/t0.emo" "$T/t1.emo" && ! cmp -s "$T/t0.emo" "$T/t2.emo"; then ok average_is_validated_and_written
+else bad average_is_validated_and_written "exits $rc0 $rc1 $rc2" "$(tail -2 "$T/t1.err")" "$(tail -2 "$T/t2.err")"; fi
+# EMA from the first epoch on; SWA over the last 2 of 3
+if [ "$(grep -c '(ema)$' "$T/t1.out")" -eq 3 ] && [ "$(grep -c '(swa)$' "$T/t2.out")" -eq 2 ] &&
+    ! sed -n 1p "$T/t2.out" | grep -q swa; then ok average_epochs
+else bad average_epochs "$(cat "$T/t1.out" "$T/t2.out")"; fi
+# balanced weights: disgust (the rarest class) weighs most, happy (the commonest) least
+if awk '/class weights \(balanced\)/ { for (i = 1; i < NF; i++) w[$i] = $(i + 1);
+        exit !(w["disgust"] > 5 && w["happy"] < 1 && w["disgust"] > w["fear"] && w["fear"] > w["happy"]) }' "$T/t0.err"
+then ok class_weights_logged; else bad class_weights_logged "$(grep weights "$T/t0.err")"; fi
+# warm restarts every epoch: the lr at the end of each epoch is the same low
+# point of its cycle, under 0.3 of the peak (plain cosine falls from epoch to
+# epoch, from 0.8 of the peak)
+if awk -F, 'NR == 2 { a = $3 } NR > 2 && $3 != a { bad = 1 } END { exit bad || !(a < 0.003) }' "$T/t0.csv"
+then ok warm_restarts_lr; else bad warm_restarts_lr "$(cut -d, -f1-3 "$T/t0.csv")"; fi
+# mixing changes what is trained on (the loss differs from a run without it)
+"$EMO" train --data "$T/small.csv" --out "$T/t3.emo" --checkpoint "$T/t3.ckpt" "${short[@]}" --epochs 1 \
+    --class-weights balanced >"$T/t3.out" 2>"$T/t3.err"
+"$EMO" train --data "$T/small.csv" --out "$T/t4.emo" --checkpoint "$T/t4.ckpt" "${short[@]}" --epochs 1 \
+    --class-weights balanced --mix cutmix=1 >"$T/t4.out" 2>"$T/t4.err"
+if grep -q "mixing batches: cutmix=1" "$T/t4.err" &&
+    [ "$(sed -n 2p "$T/t3.csv" | cut -d, -f4)" != "$(sed -n 2p "$T/t4.csv" | cut -d, -f4)" ]
+then ok mix_trains_on_mixed; else bad mix_trains_on_mixed "$(tail -2 "$T/t4.err")"; fi
+# FER+ soft labels with mixing, effective-number weights and a teacher
+"$EMO" train --data "$T/small.csv" --ferplus "$T/votes.csv" --out "$T/t5.emo" --checkpoint "$T/t5.ckpt" "${short[@]}" \
+    --epochs 1 --mix mixup=0.2 --class-weights effective=0.999 --teacher "$T/a.emo" >"$T/t5.out" 2>"$T/t5.err"
+check soft_labels_mix_distill [ $? -eq 0 -a -s "$T/t5.emo" ]
+# Killed (SIGKILL) and resumed with mixing, class weights and restarts on:
+# with an EMA (in every checkpoint), and with SWA (killed after its first
+# averaged epoch, or before): the result is bit for bit the same.
+for avg in "--ema 0.9" "--swa-epochs 2"; do
+    name=$(echo "$avg" | tr -dc a-z | cut -c1-3)
+    "$EMO" train --data "$T/small.csv" --out "$T/u$name.emo" --checkpoint "$T/u$name.ckpt" "${common[@]}" --max-rows 1280 "${tech[@]}" \
+        $avg >"$T/u$name.out" 2>"$T/u$name.err"
+    "$EMO" train --data "$T/small.csv" --out "$T/v$name.emo" --checkpoint "$T/v$name.ckpt" --checkpoint-every 7 \
+        "${common[@]}" --max-rows 1280 "${tech[@]}" $avg >"$T/v$name.out" 2>"$T/v$name.err" &
+    pid=$!
+    if [ "$name" = ema ]; then
+        for _ in $(seq 1 600); do [ -f "$T/v$name.ckpt" ] && break; sleep 0.05; done
+        sleep 0.3
+    else
+        for _ in $(seq 1 1200); do [ "$(cat "$T/v$name.csv" 2>/dev/null | wc -l)" -ge 3 ] && break; sleep 0.05; done
+    fi
+    kill -9 $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    "$EMO" train --resume "$T/v$name.ckpt" --quiet >"$T/v$name.out2" 2>"$T/v$name.err2"
+    rc=$?
+    if [ $rc -eq 0 ] && grep -q "resuming" "$T/v$name.err2" && cmp -s "$T/u$name.emo" "$T/v$name.emo" &&
+        diff <(cut -d, -f1-8 "$T/u$name.csv") <(cut -d, -f1-8 "$T/v$name.csv") >/dev/null
+    then ok "kill_and_resume_identical_$name"
+    else bad "kill_and_resume_identical_$name" "exit $rc" "$(tail -2 "$T/v$name.err2")" \
+        "$(cmp "$T/u$name.emo" "$T/v$name.emo" 2>&1)"; fi
+done
+# a checkpoint of the previous version (2, written by emo before issue 14) resumes
+"$EMO" train --resume tests/data/train/v2-tiny.ckpt --epochs 2 --data "$T/small.csv" --out "$T/old.emo" \
+    --log "$T/old.csv" --checkpoint "$T/old.ckpt" --quiet >"$T/old.out" 2>"$T/old.err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(wc -l <"$T/old.csv")" -eq 3 ] &&
+    [ "$(od -An -tu1 -j4 -N1 "$T/old.ckpt" | tr -d ' ')" = 3 ]; then ok old_checkpoint_resumes
+else bad old_checkpoint_resumes "exit $rc" "$(tail -2 "$T/old.err")"; fi
+# ten-crop TTA: near the plain accuracy, its own result; flip as before
+for m in "" "--tta" "--tta flip" "--tta crops" "--tta=crops --tta-shift 3"; do
+    "$EMO" eval --model "$T/a.emo" --data "$T/small.csv" $m --json --threads 1 2>/dev/null
+done >"$T/tta.json"
+if python3 -c '
+import json, sys
+d = [json.loads(l) for l in open(sys.argv[1])]
+assert [x["tta"] for x in d] == ["none", "flip", "flip", "crops", "crops"], [x["tta"] for x in d]
+assert d[1]["accuracy"] == d[2]["accuracy"]
+assert all(abs(x["accuracy"] - d[0]["accuracy"]) < 0.05 for x in d), [x["accuracy"] for x in d]
+assert (d[3]["accuracy"], d[3]["macro_f1"]) != (d[1]["accuracy"], d[1]["macro_f1"])
+' "$T/tta.json"; then ok eval_tta_crops; else bad eval_tta_crops "$(cat "$T/tta.json")"; fi
+must_fail tta_bad_mode "tta wants flip, crops or none" "$EMO" eval --model "$T/a.emo" --data "$T/small.csv" --tta tencrop
+x=(--data "$T/small.csv" --out "$T/x.emo" --checkpoint "$T/x.ckpt")
+must_fail mix_bad "mix.*alpha" "$EMO" train "${x[@]}" --mix mixup=-1
+must_fail mix_bad_key "mix.*unknown key 'beta'" "$EMO" train "${x[@]}" --mix mixup=0.2,beta=1
+must_fail ema_bad "ema wants a decay in \(0, 1\)" "$EMO" train "${x[@]}" --ema 1.5
+must_fail swa_bad "swa-epochs wants 1..30" "$EMO" train "${x[@]}" --swa-epochs 31
+must_fail ema_and_swa "give one" "$EMO" train "${x[@]}" --ema 0.99 --swa-epochs 2
+must_fail class_weights_bad "class-weights wants none, balanced or effective" "$EMO" train "${x[@]}" \
+    --class-weights effective=1
+must_fail restart_needs_schedule "need --schedule cosine-restarts" "$EMO" train "${x[@]}" --restart-period 5
+must_fail restart_mult_bad "restart-mult 1..10" "$EMO" train "${x[@]}" --schedule cosine-restarts --restart-mult 0.5
+must_fail resume_keeps_mix "only --data" "$EMO" train --resume "$T/a.ckpt" --mix mixup=0.2
+missing=
+for o in "--mix SPEC" "--class-weights SPEC" "--ema DECAY" "--swa-epochs N" "--restart-period EPOCHS" \
+    "--restart-mult F" "cosine-restarts"; do
+    "$EMO" train --help 2>&1 | grep -q -- "$o" || missing="$missing $o"
+done
+"$EMO" eval --help 2>&1 | grep -q -- "--tta \[flip|crops\]" || missing="$missing --tta"
+if [ -z "$missing" ]; then ok help_lists_new_options; else bad help_lists_new_options "missing:$missing"; fi
 
 # ---- bad input ---------------------------------------------------------------
 head -5 "$T/small.csv" >"$T/ragged.csv"; echo "3,1 2 3" >>"$T/ragged.csv"

@@ -1,6 +1,6 @@
 /* cmd_eval.c — `emo eval`: accuracy, macro-F1, per-class precision / recall /
  * F1 and the confusion matrix of a .emo model on a dataset split, through the
- * public inference path (emo_classify), optionally with flip/shift test-time
+ * public inference path (emo_classify), optionally with flip/shift/ten-crop test-time
  * augmentation; as text or JSON, with PNG plots (confusion heat map, and
  * training curves from an `emo train` log). */
 #include "cli.h"
@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "progress.h"
 #include "train_util.h"
+#include "tta.h"
 
 #include <errno.h>
 #include <math.h>
@@ -153,28 +154,51 @@ static int plot_curves(const char *logpath, const char *dir) {
     return st;
 }
 
-/* View v of a 48x48 (model-size) face: v = 2*s + flip, s = 0 centre, 1..4
- * shifted by `shift` pixels left, right, up, down (border replicated). */
-static void make_view(const uint8_t *src, int w, int h, int v, int shift, uint8_t *dst) {
-    int flip = v & 1, s = v >> 1;
-    int dx = s == 1 ? shift : s == 2 ? -shift : 0, dy = s == 3 ? shift : s == 4 ? -shift : 0;
-    for (int yy = 0; yy < h; yy++)
-        for (int xx = 0; xx < w; xx++) {
-            int sx = (flip ? w - 1 - xx : xx) + dx, sy = yy + dy;
-            sx = sx < 0 ? 0 : sx >= w ? w - 1 : sx;
-            sy = sy < 0 ? 0 : sy >= h ? h - 1 : sy;
-            dst[yy * w + xx] = src[sy * w + sx];
-        }
-}
-
 static const char *about =
     "Evaluates a model on a dataset split: accuracy, macro-F1, per-class precision/recall/F1 and the\n"
     "confusion matrix (rows = true class). DATA is read as by `emo train` (FER2013 CSV(.gz) with optional\n"
     "--ferplus votes, class folders, or an index CSV); the model's classes select the rows.\n"
-    "--tta averages the face and its mirror image (--tta-shift PX adds 4 shifted copies of each).\n"
+    "--tta (or --tta flip) averages the face and its mirror image (--tta-shift PX adds 4 shifted copies of\n"
+    "each); --tta crops averages ten crops: the centre and 4 corners of the face enlarged by 2*PX pixels\n"
+    "(--tta-shift, default 2), and their mirrors.\n"
     "--plots DIR writes confusion.png, and loss.png / accuracy.png from --log (an `emo train` CSV log).";
 
+/* `--tta` takes an optional word (flip, crops, none): taken out of argv
+ * here, before the option parser sees a bare --tta flag. -1 on a bad word. */
+static int take_tta_mode(int *argc, char **argv, tta_mode *mode) {
+    int n = 1;
+    for (int i = 1; i < *argc; i++) {
+        const char *a = argv[i], *w = NULL;
+        if (strcmp(a, "--") == 0) {
+            while (i < *argc) argv[n++] = argv[i++];
+            break;
+        }
+        if (strncmp(a, "--tta=", 6) == 0) w = a + 6;
+        else if (strcmp(a, "--tta") == 0 && i + 1 < *argc && argv[i + 1][0] != '-') w = argv[++i]; /* eval has no positionals */
+        if (w) {
+            if (strcmp(w, "flip") == 0) *mode = TTA_FLIP;
+            else if (strcmp(w, "crops") == 0) *mode = TTA_CROPS;
+            else if (strcmp(w, "none") == 0) *mode = TTA_NONE;
+            else {
+                fprintf(stderr, "emo eval: --tta wants flip, crops or none, got '%s'\n", w);
+                return -1;
+            }
+            continue;
+        }
+        if (strcmp(a, "--tta") == 0) {
+            *mode = TTA_FLIP;
+            continue;
+        }
+        argv[n++] = argv[i];
+    }
+    *argc = n;
+    argv[n] = NULL;
+    return 0;
+}
+
 int cmd_eval(int argc, char **argv) {
+    tta_mode ttam = TTA_NONE;
+    if (take_tta_mode(&argc, argv, &ttam)) return 2;
     const char *model = NULL, *data = NULL, *ferplus = NULL, *split = "val", *labels = NULL, *plots = NULL;
     const char *log = NULL, *precision = "auto", *pred_path = NULL;
     bool tta = false, json = false;
@@ -187,8 +211,11 @@ int cmd_eval(int argc, char **argv) {
          .out_str = &split},
         {"labels", 0, "MODE", "fer2013 | ferplus-majority | ferplus-soft (default: ferplus-majority with --ferplus)",
          .out_str = &labels},
-        {"tta", 0, NULL, "test-time augmentation: average with the mirrored face", .out_flag = &tta},
-        {"tta-shift", 0, "PX", "with --tta: also average 4 copies shifted by PX pixels", .out_int = &shift},
+        {"tta", 0, "[flip|crops]", "test-time augmentation: flip (the default word) averages the face with its "
+                                   "mirror; crops averages ten crops (4 corners and centre, and mirrors)",
+         .out_flag = &tta},
+        {"tta-shift", 0, "PX", "with --tta: also average 4 copies shifted by PX pixels; with --tta crops: the "
+                               "corner crops' offset from the centre (default 2)", .out_int = &shift},
         {"json", 'j', NULL, "print the results as JSON", .out_flag = &json},
         {"plots", 0, "DIR", "write PNG plots into DIR", .out_str = &plots},
         {"log", 0, "CSV", "training log (from emo train) to plot as curves", .out_str = &log},
@@ -248,7 +275,7 @@ int cmd_eval(int argc, char **argv) {
     emo_image *faces = NULL;
     float *probs = NULL;
     long long *conf = NULL;
-    emo_image sized = {0};
+    emo_image sized = {0}, crop = {0};
     FILE *pred = NULL;
     char path[1024];
     if (emo_default_model_path(model ? model : EMO_DEFAULT_MODEL, path, sizeof path) || emo_model_load(&m, path)) {
@@ -295,7 +322,8 @@ int cmd_eval(int argc, char **argv) {
     if (!rows) goto oom;
     emo_dataset_rows(&ds, sp, rows, n);
     if (max_rows && max_rows < n) n = max_rows;
-    int V = tta ? (shift ? 10 : 2) : 1;
+    if (ttam == TTA_CROPS && !shift) shift = 2;
+    int V = tta_view_count(ttam, shift);
     size_t fp = (size_t)W * H;
     views = malloc((size_t)CHUNK * V * fp);
     faces = calloc((size_t)CHUNK * V, sizeof *faces);
@@ -324,11 +352,11 @@ int cmd_eval(int argc, char **argv) {
                 }
                 px = sized.data;
             }
-            for (int v = 0; v < V; v++) {
-                uint8_t *d = views + ((size_t)i * V + v) * fp;
-                make_view(px, W, H, v, shift, d);
-                faces[i * V + v] = emo_image_wrap(d, W, H, 1, W);
+            if (tta_make_views(px, W, H, ttam, shift, views + (size_t)i * V * fp, &crop)) {
+                cli_error("eval", "resize");
+                goto done;
             }
+            for (int v = 0; v < V; v++) faces[i * V + v] = emo_image_wrap(views + ((size_t)i * V + v) * fp, W, H, 1, W);
         }
         if (emo_classify(m, faces, c * V, probs)) {
             cli_error("eval", "classification failed");
@@ -361,7 +389,7 @@ int cmd_eval(int argc, char **argv) {
     train_metrics mt;
     train_metrics_compute(conf, K, &mt);
     const char *lname = lm == EMO_LABELS_FER2013 ? "fer2013" : "ferplus-majority";
-    const char *tname = !tta ? "none" : shift ? "flip+shift" : "flip";
+    const char *tname = tta_name(ttam, shift);
     if (json) {
         printf("{\"model\":");
         json_print_str(stdout, path);
@@ -438,5 +466,6 @@ done:
     free(probs);
     free(conf);
     emo_image_free(&sized);
+    emo_image_free(&crop);
     return status;
 }

@@ -37,7 +37,7 @@
 #include <zlib.h>
 
 #define TRAIN_MAGIC "EMOT"
-#define TRAIN_VERSION 2u /* 2 added the teacher (distillation); 1 is still read */
+#define TRAIN_VERSION 3u /* 3 added mixing, restarts, averaging, class weights; 2 the teacher; 1 and 2 are still read */
 #define PATH_CAP 1024
 #define UNSET_INT INT_MIN
 
@@ -54,6 +54,13 @@ typedef struct train_cfg {
     uint64_t seed;
     char teacher[PATH_CAP]; /* distillation: a .emo whose softened outputs join the targets */
     float distill, temperature; /* weight of the teacher's distribution in the target; its softmax temperature */
+    /* version 3: issue 14's techniques (defaults = off, as older checkpoints ran) */
+    char mix[128];             /* nn_mix_parse spec: "none", "mixup=0.2", "cutmix=1,p=0.5" */
+    float restart_period;      /* cosine-restarts: first cycle in epochs */
+    float restart_mult;        /* its growth per cycle, >= 1 */
+    float ema;                 /* EMA decay of the weights, 0 = off */
+    int swa_epochs;            /* SWA: average the weights at the end of each of the last N epochs, 0 = off */
+    char class_weights[64];    /* "none", "balanced", "effective=BETA" */
 } train_cfg;
 
 typedef struct epoch_rec {
@@ -76,7 +83,7 @@ typedef struct train_state {
 } train_state;
 
 static const char *const optim_names[] = {"sgd", "nesterov", "adam", "adamw"};
-static const char *const sched_names[] = {"const", "cosine", "step"};
+static const char *const sched_names[] = {"const", "cosine", "step", "cosine-restarts"};
 static const char *const label_names[] = {"fer2013", "ferplus-majority", "ferplus-soft"};
 
 /* Ctrl-C (SIGINT) and SIGTERM are blocked in every thread of a run (the
@@ -172,6 +179,12 @@ static void put_cfg(emo_buf *b, const train_cfg *c) {
     put_str(b, c->teacher);
     PUT(b, c->distill);
     PUT(b, c->temperature);
+    put_str(b, c->mix);
+    float f3[] = {c->restart_period, c->restart_mult, c->ema};
+    emo_buf_put(b, f3, sizeof f3);
+    int32_t swa = c->swa_epochs;
+    PUT(b, swa);
+    put_str(b, c->class_weights);
 }
 
 static void get_cfg(rd *r, train_cfg *c, uint32_t version) {
@@ -197,11 +210,25 @@ static void get_cfg(rd *r, train_cfg *c, uint32_t version) {
         GET(r, c->distill);
         GET(r, c->temperature);
     }
+    copy_str(c->mix, sizeof c->mix, "none");
+    copy_str(c->class_weights, sizeof c->class_weights, "none");
+    c->restart_period = 0, c->restart_mult = 1, c->ema = 0, c->swa_epochs = 0;
+    if (version >= 3) {
+        get_str(r, c->mix, sizeof c->mix);
+        float f3[3];
+        get(r, f3, sizeof f3);
+        c->restart_period = f3[0], c->restart_mult = f3[1], c->ema = f3[2];
+        int32_t swa;
+        GET(r, swa);
+        c->swa_epochs = swa;
+        get_str(r, c->class_weights, sizeof c->class_weights);
+    }
 }
 
-/* Saves cfg, state and the engine checkpoint of net/opt into one file, atomically. */
+/* Saves cfg, state, the weight average (avg may be NULL or empty) and the
+ * engine checkpoint of net/opt into one file, atomically. */
 static int checkpoint_save(const char *path, const train_cfg *c, const train_state *s, const nn_net *net,
-                           const nn_optim *opt) {
+                           const nn_optim *opt, const nn_avg *avg) {
     char tmp[PATH_CAP + 16];
     snprintf(tmp, sizeof tmp, "%s.nn.tmp", path);
     int st = nn_checkpoint_save(net, opt, tmp);
@@ -233,6 +260,12 @@ static int checkpoint_save(const char *path, const train_cfg *c, const train_sta
         emo_buf_put(&b, f, sizeof f);
         PUT(&b, h->seconds);
     }
+    /* version 3: the weight average, count then (n_params + n_stats) floats (0 floats when off) */
+    int64_t avg_count = avg && avg->w ? avg->count : 0;
+    uint64_t avg_n = avg && avg->w ? avg->n_params + avg->n_stats : 0;
+    PUT(&b, avg_count);
+    PUT(&b, avg_n);
+    if (avg_n) emo_buf_put(&b, avg->w, avg_n * sizeof(float));
     uint64_t len = nnn;
     PUT(&b, len);
     emo_buf_put(&b, nnb, nnn);
@@ -245,9 +278,10 @@ static int checkpoint_save(const char *path, const train_cfg *c, const train_sta
     return st;
 }
 
-/* Parses a checkpoint's bytes (read from path; freed here). */
+/* Parses a checkpoint's bytes (read from path; freed here). avg (may be
+ * NULL: dropped) gets the weight average when the run keeps one. */
 static int checkpoint_parse(const char *path, uint8_t *bytes, size_t size, train_cfg *c, train_state *s, nn_net **net,
-                            nn_optim *opt) {
+                            nn_optim *opt, nn_avg *avg) {
     int st;
     if (size < 12 || memcmp(bytes, TRAIN_MAGIC, 4) != 0) {
         free(bytes);
@@ -257,9 +291,9 @@ static int checkpoint_parse(const char *path, uint8_t *bytes, size_t size, train
     uint32_t v, crc;
     memcpy(&v, bytes + 4, 4);
     memcpy(&crc, bytes + size - 4, 4);
-    if (v != TRAIN_VERSION && v != 1) {
+    if (v < 1 || v > TRAIN_VERSION) {
         free(bytes);
-        return emo_fail(EMO_EUNSUPPORTED, "%s: checkpoint version %u, this build reads version %u", path, v,
+        return emo_fail(EMO_EUNSUPPORTED, "%s: checkpoint version %u, this build reads versions 1 to %u", path, v,
                         TRAIN_VERSION);
     }
     if (crc != (uint32_t)crc32(0L, bytes, (uInt)(size - 4))) {
@@ -281,8 +315,9 @@ static int checkpoint_parse(const char *path, uint8_t *bytes, size_t size, train
     const size_t rec_bytes = 4 + 8 + 6 * 4 + 8;
     if (r.bad || s->n_hist < 0 || (size_t)s->n_hist > (r.n - r.at) / rec_bytes || c->epochs < 1 || c->batch < 1 ||
         c->batch > NN_MAX_BATCH || s->epoch < 0 || s->batch_in_epoch < 0 || c->optimizer < 0 || c->optimizer > 3 ||
-        c->schedule < 0 || c->schedule > 2 || c->labels < 0 || c->labels > 2 || !(c->std > 0) ||
-        (c->teacher[0] && !(c->distill > 0 && c->distill <= 1 && c->temperature > 0))) {
+        c->schedule < 0 || c->schedule > 3 || c->labels < 0 || c->labels > 2 || !(c->std > 0) ||
+        (c->teacher[0] && !(c->distill > 0 && c->distill <= 1 && c->temperature > 0)) || !(c->restart_period >= 0) ||
+        !(c->restart_mult >= 1) || !(c->ema >= 0 && c->ema < 1) || c->swa_epochs < 0) {
         free(bytes);
         return emo_fail(EMO_EFORMAT, "%s: malformed training state", path);
     }
@@ -303,10 +338,27 @@ static int checkpoint_parse(const char *path, uint8_t *bytes, size_t size, train
         h->epoch = e, h->step = stp, h->lr = f[0], h->train_loss = f[1], h->train_acc = f[2];
         h->val_loss = f[3], h->val_acc = f[4], h->val_f1 = f[5];
     }
+    int64_t avg_count = 0;
+    uint64_t avg_n = 0;
+    float *avg_w = NULL;
+    if (v >= 3) {
+        GET(&r, avg_count);
+        GET(&r, avg_n);
+        if (r.bad || avg_count < 0 || avg_n > (r.n - r.at) / sizeof(float)) {
+            free(bytes);
+            return emo_fail(EMO_EFORMAT, "%s: malformed training state (weight average)", path);
+        }
+        if (avg_n && !(avg_w = malloc(avg_n * sizeof *avg_w))) {
+            free(bytes);
+            return emo_fail(EMO_ENOMEM, "%s: out of memory", path);
+        }
+        get(&r, avg_w, avg_n * sizeof *avg_w);
+    }
     uint64_t len = 0;
     GET(&r, len);
     if (r.bad || len != r.n - r.at) {
         free(bytes);
+        free(avg_w);
         return emo_fail(EMO_EFORMAT, "%s: malformed training state (network part)", path);
     }
     /* The engine reads its checkpoints from files: hand it the blob through one. */
@@ -320,6 +372,7 @@ static int checkpoint_parse(const char *path, uint8_t *bytes, size_t size, train
     if (fd < 0) {
         int e = errno;
         free(bytes);
+        free(avg_w);
         return emo_fail(EMO_EIO, "%s: cannot create a temporary file: %s", path, strerror(e));
     }
     const uint8_t *p = r.p + r.at;
@@ -335,11 +388,31 @@ static int checkpoint_parse(const char *path, uint8_t *bytes, size_t size, train
     free(bytes);
     if (left) {
         unlink(tmp);
+        free(avg_w);
         return emo_fail(EMO_EIO, "%s: cannot write a temporary file (disk full?)", path);
     }
     st = nn_checkpoint_load(net, opt, tmp);
     unlink(tmp);
-    if (st) return emo_fail_prefix(st, "%s", path);
+    if (st) {
+        free(avg_w);
+        return emo_fail_prefix(st, "%s", path);
+    }
+    size_t want = (*net)->n_params + (*net)->n_stats;
+    if (avg_n && avg_n != want) {
+        free(avg_w);
+        nn_net_free(*net);
+        *net = NULL;
+        return emo_fail(EMO_EFORMAT, "%s: the weight average holds %llu floats, the network %zu", path,
+                        (unsigned long long)avg_n, want);
+    }
+    if (avg && avg_n) {
+        memset(avg, 0, sizeof *avg);
+        avg->w = avg_w;
+        avg->count = avg_count;
+        avg->decay = c->ema;
+        avg->n_params = (*net)->n_params;
+        avg->n_stats = (*net)->n_stats;
+    } else free(avg_w);
     return EMO_OK;
 }
 
@@ -407,11 +480,12 @@ static void copy_weights(nn_net *dst, const nn_net *src, const nn_model_meta *me
             }
 }
 
-static int checkpoint_load(const char *path, train_cfg *c, train_state *s, nn_net **net, nn_optim *opt) {
+static int checkpoint_load(const char *path, train_cfg *c, train_state *s, nn_net **net, nn_optim *opt,
+                           nn_avg *avg) {
     uint8_t *bytes = NULL;
     size_t size = 0;
     int st = emo_read_file(path, 0, &bytes, &size);
-    return st ? st : checkpoint_parse(path, bytes, size, c, s, net, opt);
+    return st ? st : checkpoint_parse(path, bytes, size, c, s, net, opt, avg);
 }
 
 /* --init from an emo train checkpoint (its bytes, freed here): its network
@@ -424,7 +498,7 @@ static int init_source_checkpoint(const char *path, uint8_t *ckpt, size_t ckpt_s
     train_cfg sc;
     train_state ss = {0};
     nn_optim so;
-    int st = checkpoint_parse(path, ckpt, ckpt_size, &sc, &ss, src, &so);
+    int st = checkpoint_parse(path, ckpt, ckpt_size, &sc, &ss, src, &so, NULL);
     free(ss.hist);
     if (st) return st;
     uint8_t *bytes;
@@ -533,6 +607,22 @@ static int teacher_mix(teacher *t, const float *x, int n, const train_cfg *c, fl
     return EMO_OK;
 }
 
+/* ---- class weights ----------------------------------------------------------------- */
+
+/* "none" (*beta = -1), "balanced" (0) or "effective=BETA" (0 < BETA < 1);
+ * -1 if malformed. beta may be NULL. */
+static int parse_class_weights(const char *spec, double *beta) {
+    double b = -1;
+    if (strcmp(spec, "balanced") == 0) b = 0;
+    else if (strncmp(spec, "effective=", 10) == 0) {
+        char *end;
+        b = strtod(spec + 10, &end);
+        if (end == spec + 10 || *end || !(b > 0 && b < 1)) return -1;
+    } else if (strcmp(spec, "none") != 0) return -1;
+    if (beta) *beta = b;
+    return 0;
+}
+
 /* ---- logging --------------------------------------------------------------------- */
 
 static int write_log(const char *path, const train_state *s) {
@@ -631,11 +721,12 @@ int cmd_train(int argc, char **argv) {
     const char *data = NULL, *ferplus = NULL, *labels = NULL, *classes = NULL, *netcfg = NULL, *out = NULL;
     const char *optimizer = NULL, *schedule = NULL, *resume = NULL, *init = NULL, *log = NULL, *ckpt = NULL;
     const char *precision = "auto";
-    const char *augment = NULL, *val_split = NULL, *teacher_path = NULL;
+    const char *augment = NULL, *val_split = NULL, *teacher_path = NULL, *mix = NULL, *class_weights = NULL;
     int epochs = UNSET_INT, batch = UNSET_INT, seed = UNSET_INT, threads = 1, every = UNSET_INT;
     int early = UNSET_INT, freeze = UNSET_INT, max_rows = UNSET_INT;
     float lr = NAN, wd = NAN, smoothing = NAN, warmup = NAN, min_lr = NAN, momentum = NAN, clip = NAN;
-    float distill = NAN, temperature = NAN;
+    float distill = NAN, temperature = NAN, restart_period = NAN, restart_mult = NAN, ema = NAN;
+    int swa_epochs = UNSET_INT;
     bool quiet = false;
     const cli_opt opts[] = {
         {"data", 'd', "PATH", "training data: FER2013 CSV(.gz), class folders, or index CSV", .out_str = &data},
@@ -654,14 +745,26 @@ int cmd_train(int argc, char **argv) {
          .out_float = &warmup},
         {"optimizer", 0, "NAME", "adamw | adam | sgd | nesterov (default adamw)", .out_str = &optimizer},
         {"momentum", 0, "F", "SGD momentum (default 0.9)", .out_float = &momentum},
-        {"schedule", 0, "NAME", "cosine | const | step (default cosine; step: x0.1 at 1/3 and 2/3)",
-         .out_str = &schedule},
+        {"schedule", 0, "NAME",
+         "cosine | cosine-restarts | const | step (default cosine; step: x0.1 at 1/3 and 2/3)", .out_str = &schedule},
+        {"restart-period", 0, "EPOCHS", "cosine-restarts: first cycle's length (default: a third of the epochs "
+                                        "after warm-up)", .out_float = &restart_period},
+        {"restart-mult", 0, "F", "cosine-restarts: each cycle F times the previous, 1..10 (default 1)",
+         .out_float = &restart_mult},
         {"weight-decay", 0, "F", "weight decay (default 0.05 adamw, 5e-4 otherwise)", .out_float = &wd},
         {"label-smoothing", 0, "F", "label smoothing (default 0.1 for hard labels, 0 for soft)",
          .out_float = &smoothing},
         {"clip", 0, "F", "clip the gradient's global norm to F (default 5; 0 = off)", .out_float = &clip},
         {"augment", 0, "SPEC", "default | none | key=value,... (shift, flip, rotate, scale, brightness, contrast, erase)",
          .out_str = &augment},
+        {"mix", 0, "SPEC", "mix pairs of faces and their targets: none | mixup=ALPHA | cutmix=ALPHA, or both, "
+                           "[,p=P] (default none)", .out_str = &mix},
+        {"class-weights", 0, "SPEC", "weight the loss per class: none | balanced | effective=BETA (default none)",
+         .out_str = &class_weights},
+        {"ema", 0, "DECAY", "keep an exponential moving average of the weights, e.g. 0.999; it is validated "
+                            "and written", .out_float = &ema},
+        {"swa-epochs", 0, "N", "average the weights of the last N epochs (SWA); the average is validated and "
+                               "written", .out_int = &swa_epochs},
         {"val", 0, "SPLIT", "validation split: val (= PublicTest) | test | train (default val)",
          .out_str = &val_split},
         {"max-rows", 0, "N", "use only the first N training rows (quick runs)", .out_int = &max_rows},
@@ -707,6 +810,10 @@ int cmd_train(int argc, char **argv) {
     int *train_rows = NULL, *val_rows = NULL, *order = NULL, *y = NULL;
     float *x = NULL, *soft = NULL, *frozen = NULL, *target = NULL;
     teacher tch = {0};
+    nn_avg avg = {0}; /* --ema / --swa-epochs */
+    nn_mix mixer = {0};
+    float cw[EMO_DATASET_MAX_CLASSES];
+    int use_cw = 0;
     size_t frozen_n = 0;
     int status = 1, st;
 
@@ -714,13 +821,14 @@ int cmd_train(int argc, char **argv) {
         if (netcfg || init || labels || classes || optimizer || schedule || augment || val_split || batch != UNSET_INT ||
             seed != UNSET_INT || early != UNSET_INT || freeze != UNSET_INT || max_rows != UNSET_INT || !isnan(lr) ||
             !isnan(wd) || !isnan(smoothing) || !isnan(warmup) || !isnan(min_lr) || !isnan(momentum) || !isnan(clip) ||
-            teacher_path || !isnan(distill) || !isnan(temperature)) {
+            teacher_path || !isnan(distill) || !isnan(temperature) || mix || class_weights || !isnan(restart_period) ||
+            !isnan(restart_mult) || !isnan(ema) || swa_epochs != UNSET_INT) {
             fprintf(stderr, "emo train: with --resume, only --data, --ferplus, --out, --log, --checkpoint, "
                             "--checkpoint-every, --threads, --precision and --epochs may be given; the rest comes from the "
                             "checkpoint\n");
             return 2;
         }
-        if (checkpoint_load(resume, &c, &s, &net, &opt)) {
+        if (checkpoint_load(resume, &c, &s, &net, &opt, &avg)) {
             cli_error("train", "cannot resume");
             goto done;
         }
@@ -793,9 +901,10 @@ int cmd_train(int argc, char **argv) {
             fprintf(stderr, "emo train: --optimizer wants adamw, adam, sgd or nesterov, got '%s'\n", optimizer);
             return 2;
         }
-        c.schedule = schedule ? name_index(schedule, sched_names, 3) : NN_SCHED_COSINE;
+        c.schedule = schedule ? name_index(schedule, sched_names, 4) : NN_SCHED_COSINE;
         if (c.schedule < 0) {
-            fprintf(stderr, "emo train: --schedule wants cosine, const or step, got '%s'\n", schedule);
+            fprintf(stderr, "emo train: --schedule wants cosine, cosine-restarts, const or step, got '%s'\n",
+                    schedule);
             return 2;
         }
         int adam = c.optimizer >= 2;
@@ -837,8 +946,52 @@ int cmd_train(int argc, char **argv) {
             fprintf(stderr, "emo train: --freeze needs --init MODEL\n");
             return 2;
         }
+        /* issue 14's techniques */
+        if (c.schedule != NN_SCHED_COSINE_RESTARTS && (!isnan(restart_period) || !isnan(restart_mult))) {
+            fprintf(stderr, "emo train: --restart-period and --restart-mult need --schedule cosine-restarts\n");
+            return 2;
+        }
+        c.restart_mult = !isnan(restart_mult) ? restart_mult : 1;
+        c.restart_period = !isnan(restart_period) ? restart_period : 0; /* 0: set from the epochs below */
+        if (c.schedule == NN_SCHED_COSINE_RESTARTS && c.restart_period == 0)
+            c.restart_period = (c.epochs - c.warmup) / 3 > 0 ? (c.epochs - c.warmup) / 3 : 1;
+        if (!(c.restart_mult >= 1 && c.restart_mult <= 10) || !(c.restart_period > 0 || c.schedule != NN_SCHED_COSINE_RESTARTS) ||
+            !(c.restart_period <= 100000)) {
+            fprintf(stderr, "emo train: --restart-period wants EPOCHS > 0 (may be fractional), --restart-mult 1..10\n");
+            return 2;
+        }
+        nn_mix mx;
+        if (nn_mix_parse(mix, &mx)) {
+            fprintf(stderr, "emo train: --mix: %s\n", emo_last_error());
+            return 2;
+        }
+        copy_str(c.mix, sizeof c.mix, mix ? mix : "none");
+        copy_str(c.class_weights, sizeof c.class_weights, class_weights ? class_weights : "none");
+        if (parse_class_weights(c.class_weights, NULL)) {
+            fprintf(stderr, "emo train: --class-weights wants none, balanced or effective=BETA with 0 < BETA < 1, "
+                            "got '%s'\n", c.class_weights);
+            return 2;
+        }
+        c.ema = !isnan(ema) ? ema : 0;
+        c.swa_epochs = swa_epochs != UNSET_INT ? swa_epochs : 0;
+        if (!isnan(ema) && !(ema > 0 && ema < 1)) {
+            fprintf(stderr, "emo train: --ema wants a decay in (0, 1), e.g. 0.999, got %g\n", ema);
+            return 2;
+        }
+        if (c.swa_epochs < 0 || c.swa_epochs > c.epochs) {
+            fprintf(stderr, "emo train: --swa-epochs wants 1..%d (the epochs), got %d\n", c.epochs, c.swa_epochs);
+            return 2;
+        }
+        if (c.ema > 0 && c.swa_epochs > 0) {
+            fprintf(stderr, "emo train: --ema and --swa-epochs are two ways of averaging the weights; give one\n");
+            return 2;
+        }
     }
     if (check_dir_of("--out", c.out) || check_dir_of("--log", c.log)) goto done;
+    if (nn_mix_parse(c.mix, &mixer)) {
+        cli_error("train", "bad --mix");
+        goto done;
+    }
     emo_augment aug;
     if (emo_augment_parse(c.augment, &aug)) {
         cli_error("train", "bad --augment");
@@ -892,6 +1045,21 @@ int cmd_train(int argc, char **argv) {
                 fprintf(stderr, "emo train: class '%s' has no training rows\n", ds.classes[k]);
                 goto done;
             }
+        double beta;
+        parse_class_weights(c.class_weights, &beta);
+        if (beta >= 0) {
+            /* from the (majority) labels of the rows trained on */
+            long long cnt[EMO_DATASET_MAX_CLASSES];
+            for (int k = 0; k < ds.nclasses; k++) cnt[k] = counts[k];
+            if (nn_class_weights(ds.nclasses, cnt, beta, cw)) {
+                cli_error("train", "--class-weights");
+                goto done;
+            }
+            use_cw = 1;
+            fprintf(stderr, "emo train: class weights (%s):", c.class_weights);
+            for (int k = 0; k < ds.nclasses; k++) fprintf(stderr, " %s %.3f", ds.classes[k], cw[k]);
+            fprintf(stderr, "\n");
+        }
     }
     if (!resume) {
         /* Pixel normalisation from the training rows, rounded so the model file
@@ -1046,6 +1214,27 @@ int cmd_train(int argc, char **argv) {
         sched.step_size = (total_steps - sched.warmup_steps) / 3 > 0 ? (total_steps - sched.warmup_steps) / 3 : 1;
         sched.gamma = 0.1f;
     }
+    if (c.schedule == NN_SCHED_COSINE_RESTARTS) {
+        sched.period_steps = (long long)(c.restart_period * spe + 0.5);
+        if (sched.period_steps < 1) sched.period_steps = 1;
+        sched.period_mult = c.restart_mult;
+        fprintf(stderr, "emo train: warm restarts: first cycle %lld steps (%g epochs), each next x%g\n",
+                sched.period_steps, c.restart_period, c.restart_mult);
+    }
+    if (mixer.p > 0)
+        fprintf(stderr, "emo train: mixing batches: %s (targets mixed by the same weight)\n", c.mix);
+    if ((c.ema > 0 || c.swa_epochs > 0) && !avg.w) {
+        if (nn_avg_init(&avg, net, c.ema)) {
+            cli_error("train", "weight average");
+            goto done;
+        }
+    }
+    if (c.ema > 0)
+        fprintf(stderr, "emo train: EMA of the weights (decay %g) is validated and written; bn statistics "
+                        "averaged alike\n", c.ema);
+    if (c.swa_epochs > 0)
+        fprintf(stderr, "emo train: SWA: the weights at the end of epochs %d..%d are averaged, validated and "
+                        "written; bn statistics averaged alike\n", c.epochs - c.swa_epochs + 1, c.epochs);
     fprintf(stderr,
             "emo train: %s: %zu parameters, %.1f MFLOPs per face; %s lr %g wd %g, %s schedule, batch %d, "
             "%lld steps per epoch, %d epochs%s; %s on %d thread%s\n",
@@ -1063,6 +1252,7 @@ int cmd_train(int argc, char **argv) {
         memcpy(order, train_rows, (size_t)ntrain * sizeof *order);
         emo_shuffle(order, ntrain, emo_seed_mix(c.seed, (uint64_t)s.epoch));
         uint64_t aug_seed = emo_seed_mix(c.seed ^ 0xa5a5a5a5a5a5a5a5ull, (uint64_t)s.epoch);
+        uint64_t mix_seed = emo_seed_mix(c.seed ^ 0x6d69786d69786d69ull, (uint64_t)s.epoch);
         char label[64];
         snprintf(label, sizeof label, "epoch %d/%d", s.epoch + 1, c.epochs);
         progress_start(spe, label);
@@ -1071,27 +1261,37 @@ int cmd_train(int argc, char **argv) {
             const int *rows = order + (size_t)s.batch_in_epoch * B;
             opt.lr = nn_schedule_lr(&sched, net->step);
             if ((st = emo_dataset_batch(&ds, rows, B, &aug, aug_seed, c.mean, c.std, x, y, soft, threads))) break;
+            if ((mixer.p > 0 || use_cw) && c.labels != EMO_LABELS_SOFT)
+                for (int i = 0; i < B; i++) /* the hard labels as distributions, to mix or weigh */
+                    for (int k = 0; k < K; k++) soft[(size_t)i * K + k] = k == y[i];
+            /* mixed faces, mixed targets; a teacher then sees the mixed faces */
+            int mixed = nn_mix_batch(&mixer, emo_seed_mix(mix_seed, (uint64_t)s.batch_in_epoch), B, EMO_DATA_SIDE,
+                                     EMO_DATA_SIDE, 1, x, K, soft, NULL);
             nn_net_zero_grad(net);
             float loss;
             if ((st = nn_net_forward(net, x, B, 1))) break;
+            const float *tg = soft;
             if (tch.net) {
                 /* soft holds the batch's distributions (one-hot for hard labels) */
                 memcpy(target, soft, (size_t)B * K * sizeof *target);
                 if ((st = teacher_mix(&tch, x, B, &c, target, K))) break;
-                st = nn_loss_softmax_ce(net, target, c.smoothing, &loss);
-            } else if (c.labels == EMO_LABELS_SOFT) st = nn_loss_softmax_ce(net, soft, c.smoothing, &loss);
+                tg = target;
+            }
+            if (use_cw) st = nn_loss_softmax_ce_weighted(net, tg, c.smoothing, cw, &loss);
+            else if (tch.net || mixed || c.labels == EMO_LABELS_SOFT) st = nn_loss_softmax_ce(net, tg, c.smoothing, &loss);
             else st = nn_loss_softmax_ce_labels(net, y, c.smoothing, &loss);
             if (st) break;
             const float *lo = nn_net_output(net);
             for (int i = 0; i < B; i++) s.correct += train_argmax(lo + (size_t)i * K, K) == y[i];
             if ((st = nn_net_backward(net)) || (st = nn_optim_step(net, &opt, NULL))) break;
             if (frozen_n) memcpy(net->params, frozen, frozen_n * sizeof *frozen);
+            if (c.ema > 0) nn_avg_update(&avg, net);
             s.loss_sum += loss * B;
             s.seen += B;
             s.batch_in_epoch++;
             if (c.checkpoint_every && net->step % c.checkpoint_every == 0 && s.batch_in_epoch < spe) {
                 s.elapsed = now_s() - t_run;
-                if ((st = checkpoint_save(c.ckpt, &c, &s, net, &opt))) break;
+                if ((st = checkpoint_save(c.ckpt, &c, &s, net, &opt, &avg))) break;
             }
             char info[64];
             snprintf(info, sizeof info, "loss %.3f acc %.1f%%", s.loss_sum / (double)s.seen,
@@ -1115,7 +1315,25 @@ int cmd_train(int argc, char **argv) {
         h->lr = opt.lr;
         h->train_loss = (float)(s.loss_sum / (double)(s.seen ? s.seen : 1));
         h->train_acc = (float)((double)s.correct / (double)(s.seen ? s.seen : 1));
-        if (validate(net, &ds, val_rows, nval, vb, &c, x, y, soft, &h->val_loss, &h->val_acc, &h->val_f1)) {
+        /* SWA takes the weights at the end of each of its epochs; with an
+         * average (EMA, or SWA once begun) validation and the model file use
+         * it, swapped in and out around them (the training weights come back
+         * bit for bit). */
+        if (c.swa_epochs > 0 && s.epoch >= c.epochs - c.swa_epochs) nn_avg_update(&avg, net);
+        int use_avg = avg.w && avg.count > 0;
+        if (use_avg && nn_avg_swap(&avg, net)) {
+            cli_error("train", "weight average");
+            goto done;
+        }
+        st = validate(net, &ds, val_rows, nval, vb, &c, x, y, soft, &h->val_loss, &h->val_acc, &h->val_f1);
+        int better = !st && h->val_acc > s.best_acc;
+        if (better && (st = nn_model_save(net, &meta, c.out))) {
+            if (use_avg) nn_avg_swap(&avg, net);
+            cli_error("train", "cannot save the model");
+            goto done;
+        }
+        if (use_avg) nn_avg_swap(&avg, net);
+        if (st) {
             cli_error("train", "validation after epoch %d", s.epoch + 1);
             goto done;
         }
@@ -1125,12 +1343,7 @@ int cmd_train(int argc, char **argv) {
         s.batch_in_epoch = 0;
         s.loss_sum = 0;
         s.correct = s.seen = 0;
-        int better = h->val_acc > s.best_acc;
         if (better) {
-            if (nn_model_save(net, &meta, c.out)) {
-                cli_error("train", "cannot save the model");
-                goto done;
-            }
             s.best_acc = h->val_acc;
             s.best_epoch = h->epoch;
             s.bad_epochs = 0;
@@ -1138,13 +1351,14 @@ int cmd_train(int argc, char **argv) {
         if (c.early_stop && s.bad_epochs >= c.early_stop) s.finished = 1;
         if (s.epoch >= c.epochs) s.finished = 1;
         char d[16];
-        printf("epoch %3d/%d  train loss %.4f acc %5.2f%%  val loss %.4f acc %5.2f%% f1 %.4f  lr %.2e  %s%s\n",
+        printf("epoch %3d/%d  train loss %.4f acc %5.2f%%  val loss %.4f acc %5.2f%% f1 %.4f  lr %.2e  %s%s%s\n",
                h->epoch, c.epochs, h->train_loss, 100 * h->train_acc, h->val_loss, 100 * h->val_acc, h->val_f1, h->lr,
-               progress_format_duration(h->seconds, d, 16), better ? "  *best" : "");
+               progress_format_duration(h->seconds, d, 16), better ? "  *best" : "",
+               !use_avg ? "" : c.ema > 0 ? "  (ema)" : "  (swa)");
         fflush(stdout);
         s.elapsed = now_s() - t_run;
         if (write_log(c.log, &s)) cli_error("train", "warning: cannot write the log");
-        if (checkpoint_save(c.ckpt, &c, &s, net, &opt)) {
+        if (checkpoint_save(c.ckpt, &c, &s, net, &opt, &avg)) {
             cli_error("train", "cannot save the checkpoint (the previous one is kept)");
             goto done;
         }
@@ -1156,7 +1370,7 @@ int cmd_train(int argc, char **argv) {
     }
     if (interrupted) {
         s.elapsed = now_s() - t_run;
-        if (checkpoint_save(c.ckpt, &c, &s, net, &opt)) {
+        if (checkpoint_save(c.ckpt, &c, &s, net, &opt, &avg)) {
             cli_error("train", "interrupted, and cannot save the checkpoint");
             goto done;
         }
@@ -1186,6 +1400,7 @@ done:
     free(frozen);
     free(target);
     teacher_close(&tch);
+    nn_avg_free(&avg);
     free(s.hist);
     return status;
 }

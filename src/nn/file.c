@@ -84,6 +84,7 @@ static char *layers_to_cfg(const nn_layer *ls, int n) {
         case NN_ADD:
             ref_name(ls, n, L->in2, nm);
             fprintf(f, " from=%s", nm);
+            if (L->p > 0) fprintf(f, " drop=%.9g", L->p);
             break;
         default: break;
         }
@@ -138,6 +139,7 @@ int nn_net_fold(const nn_net *src, nn_net **out) {
             continue;
         }
         ls[m] = *L;
+        if (L->kind == NN_ADD) ls[m].p = 0; /* stochastic depth is for training only */
         ls[m].in = i ? alias[in] : -1;
         ls[m].in2 = L->in2 >= 0 ? alias[L->in2] : -1;
         conv_of[m] = i;

@@ -18,7 +18,7 @@ static const char *const kind_names[NN_KIND_COUNT] = {
 /* Options each layer accepts (besides name= and in=). */
 static const char *const kind_opts[NN_KIND_COUNT] = {
     "size w h channels", "filters size stride pad groups bias act", "eps momentum", "", "",
-    "size stride pad", "size stride pad", "", "p", "out bias", "from", "",
+    "size stride pad", "size stride pad", "", "p", "out bias", "from drop", "",
 };
 
 const char *nn_kind_name(nn_kind kind) {
@@ -193,6 +193,7 @@ static int build_layer(parser *p, nn_net *net, int i) {
     }
     case NN_ADD: {
         if ((st = ref_layer(p, net, i, "from", &L->in2))) return st;
+        if ((st = opt_float(p, "drop", 0.0f, 0.0f, 0.99f, &L->p))) return st;
         const nn_layer *J = &net->layers[L->in2];
         if (J->h != I->h || J->w != I->w || J->c != I->c) {
             char other[64];
@@ -556,6 +557,7 @@ int nn_net_set_batch(nn_net *net, int batch) {
         L->aux_off = aux;
         if (L->kind == NN_BN) aux += 2 * (size_t)L->c;
         if (L->kind == NN_DROPOUT) aux += n;
+        if (L->kind == NN_ADD && L->p > 0) aux += (size_t)batch;
         if (L->kind == NN_CONV) {
             nn_conv_shape s = conv_shape(net, L, batch);
             size_t f = nn_conv_scratch_floats(&s, net->threads);
@@ -913,8 +915,31 @@ static void forward_layers(nn_net *net, const float *x, int train, const team *t
             break;
         case NN_ADD: {
             const float *b = A + net->layers[L->in2].out_off + lo * per_image(L);
+            if (!train || L->p <= 0) {
 #pragma omp parallel for simd schedule(static)
-            for (size_t j = 0; j < cnt; j++) out[j] = in[j] + b[j];
+                for (size_t j = 0; j < cnt; j++) out[j] = in[j] + b[j];
+                break;
+            }
+            /* Stochastic depth: image m keeps its residual branch (the
+             * previous layer) with probability 1 - p, scaled by 1 / (1 - p)
+             * so inference needs no change. The scales are drawn for the
+             * whole batch in image order by thread 0, as dropout's masks. */
+            float *scale = net->aux + L->aux_off;
+            if (tm->T > 1) {
+#pragma omp barrier
+            }
+            if (tm->t == 0)
+                for (int m = 0; m < net->batch; m++) scale[m] = rng_uniform(&net->rng) < L->p ? 0 : 1 / (1 - L->p);
+            if (tm->T > 1) {
+#pragma omp barrier
+            }
+            size_t per = per_image(L);
+            for (int m = 0; m < n; m++) {
+                float sm = scale[tm->lo + m];
+                const float *im = in + (size_t)m * per, *bm = b + (size_t)m * per;
+                float *om = out + (size_t)m * per;
+                for (size_t j = 0; j < per; j++) om[j] = sm * im[j] + bm[j];
+            }
             break;
         }
         case NN_FLATTEN: memcpy(out, in, cnt * sizeof *out); break;
@@ -1037,7 +1062,15 @@ static void backward_layers(nn_net *net, int want_dx, const team *tm) {
             break;
         case NN_ADD: {
             const nn_layer *J = &net->layers[L->in2];
-            if (din) pass_grad(cnt, dout, din, acc);
+            if (din && net->training && L->p > 0) {
+                const float *scale = net->aux + L->aux_off + tm->lo;
+                size_t per = per_image(L);
+                for (int m = 0; m < n; m++)
+                    for (size_t j = 0; j < per; j++) {
+                        size_t q = (size_t)m * per + j;
+                        din[q] = acc ? din[q] + scale[m] * dout[q] : scale[m] * dout[q];
+                    }
+            } else if (din) pass_grad(cnt, dout, din, acc);
             if (L->in2 != 0 || want_dx)
                 pass_grad(cnt, dout, D + J->out_off + lo_out, J->last_use != i || L->in2 == L->in);
             break;

@@ -65,7 +65,9 @@ typedef enum nn_kind {
     NN_GAP,     /* gap: global average pool to (N, 1, 1, C) */
     NN_DROPOUT, /* dropout p=0.3 (inverted dropout; identity at inference) */
     NN_LINEAR,  /* linear out=C [bias=1]: reads its input flattened (H*W*C) */
-    NN_ADD,     /* add from=NAME: previous output + NAME's output (same shape) */
+    NN_ADD,     /* add from=NAME [drop=0]: previous output + NAME's output (same shape);
+                 * drop=P: stochastic depth, the previous output (the residual
+                 * branch) is dropped per image with probability P in training */
     NN_FLATTEN, /* flatten: (N, H, W, C) -> (N, 1, 1, H*W*C) */
     NN_KIND_COUNT
 } nn_kind;
@@ -86,14 +88,14 @@ typedef struct nn_layer {
     int h, w, c;             /* output shape per image */
     int size, stride, pad, groups, bias; /* conv / pool / linear */
     nn_act act;              /* conv: activation fused after bias; bn: relu fused (set by the parser) */
-    float p, eps, momentum;  /* dropout / bn */
+    float p, eps, momentum;  /* dropout, add (drop=) / bn */
     /* Offsets (in floats) of this layer's tensors in the parameter part of
      * net->mem, or SIZE_MAX. conv: w (Cout, KH, KW, Cin/g), b (Cout);
      * linear: w (Cout, Cin), b (Cout); bn: w = gamma (C), b = beta (C). */
     size_t w_off, b_off;
     size_t mean_off, var_off; /* bn running statistics in net->stats */
     size_t out_off;           /* output (N, h, w, c) in net->acts / net->dacts */
-    size_t aux_off;           /* bn: mean, invstd (2C); dropout: mask (N,h,w,c) */
+    size_t aux_off;           /* bn: mean, invstd (2C); dropout: mask (N,h,w,c); add with drop: scale (N) */
     int last_use;             /* index of the last layer reading this output */
     int fused;                /* relu computed by the bn before it (shares its buffers) */
 } nn_layer;
@@ -243,7 +245,7 @@ nn_optim nn_optim_default(nn_optim_kind kind);
  * *grad_norm (may be NULL) gets the global norm before clipping. */
 int nn_optim_step(nn_net *net, const nn_optim *opt, float *grad_norm);
 
-typedef enum nn_sched_kind { NN_SCHED_CONST, NN_SCHED_COSINE, NN_SCHED_STEP } nn_sched_kind;
+typedef enum nn_sched_kind { NN_SCHED_CONST, NN_SCHED_COSINE, NN_SCHED_STEP, NN_SCHED_COSINE_RESTARTS } nn_sched_kind;
 typedef struct nn_schedule {
     nn_sched_kind kind;
     float base_lr, min_lr; /* cosine decays base_lr -> min_lr at total_steps */
@@ -251,8 +253,73 @@ typedef struct nn_schedule {
     long long total_steps;  /* cosine */
     long long step_size;    /* step: multiply by gamma every step_size steps */
     float gamma;
+    /* cosine-restarts (SGDR): after warm-up, cycles of period_steps,
+     * period_steps * period_mult, ... (each rounded up to whole steps), each a
+     * cosine from base_lr down to min_lr; the lr jumps back to base_lr at the
+     * start of every cycle. period_steps <= 0: plain cosine. */
+    long long period_steps;
+    float period_mult; /* >= 1 */
 } nn_schedule;
 float nn_schedule_lr(const nn_schedule *s, long long step);
+
+/* ---- training techniques (train.c) -------------------------------------------
+ * What `emo train` adds around the plain loop: mixed batches (mixup, cutmix),
+ * class-weighted loss, and averages of the weights (EMA, SWA). */
+
+/* Mixing of a batch: each image i is paired with image n-1-i (the batch is in
+ * shuffled order), mixed with weight lambda ~ Beta(alpha, alpha) drawn once
+ * per batch, and its target becomes lambda t_i + (1 - lambda) t_pair.
+ * mixup: x_i = lambda x_i + (1 - lambda) x_pair; cutmix: a box of about
+ * (1 - lambda) of the image is pasted from the pair, and lambda is then the
+ * exact share of the image kept. alpha 0 = that kind off; with both on, each
+ * mixed batch takes one of the two with even odds. p: share of batches mixed. */
+typedef struct nn_mix {
+    float mixup, cutmix; /* Beta alphas, 0 = off */
+    float p;             /* probability that a batch is mixed, (0, 1] */
+} nn_mix;
+/* "none" | "mixup=A" | "cutmix=A" | both, optionally ",p=P" (default 1).
+ * Fails (EMO_EINVAL, saying why) on unknown keys, alphas outside (0, 100]
+ * and P outside (0, 1]. */
+int nn_mix_parse(const char *spec, nn_mix *out);
+enum { NN_MIXED_NONE = 0, NN_MIXED_MIXUP = 1, NN_MIXED_CUTMIX = 2 };
+/* Mixes x (n, h, w, c) and target (n, k) in place; everything drawn from
+ * seed. Returns NN_MIXED_*; *lambda (may be NULL) gets the weight of each
+ * image's own content (1 when not mixed). */
+int nn_mix_batch(const nn_mix *m, uint64_t seed, int n, int h, int w, int c, float *x, int k, float *target,
+                 float *lambda);
+/* One draw of Beta(a, a) (a > 0) from *rng (splitmix64 state). */
+double nn_beta_sample(uint64_t *rng, double a);
+
+/* Per-class loss weights from training counts (k classes, every count > 0):
+ * beta = 0 "balanced", w_j = 1 / count_j; 0 < beta < 1 "effective number"
+ * (Cui et al. 2019), w_j = (1 - beta) / (1 - beta^count_j). Both scaled so
+ * that the mean weight over the training rows is 1. */
+int nn_class_weights(int k, const long long *counts, double beta, float *w);
+/* nn_loss_softmax_ce with image i's loss and gradient scaled by
+ * s_i = sum_j class_w[j] target[i, j] (the weight of its class for one-hot
+ * targets, the expected weight for distributions); the mean is over n. */
+int nn_loss_softmax_ce_weighted(nn_net *net, const float *target, float smoothing, const float *class_w,
+                                float *loss);
+
+/* An average of the network's parameters and bn running statistics:
+ * decay in (0, 1): exponential moving average, updated every step, with
+ * the warm-up decay min(decay, (1 + count) / (10 + count)) so early
+ * averages do not hold the random initial weights; decay 0: the plain mean
+ * of every update since the first (SWA). The bn statistics are averaged the
+ * same way as the weights, not recomputed. */
+typedef struct nn_avg {
+    float decay;
+    long long count;   /* updates taken */
+    size_t n_params, n_stats;
+    float *w;          /* (n_params + n_stats): parameters, then statistics */
+} nn_avg;
+/* Starts the average at the net's current values (count 0). */
+int nn_avg_init(nn_avg *a, const nn_net *net, float decay);
+void nn_avg_update(nn_avg *a, const nn_net *net);
+/* Exchanges the net's parameters and statistics with the average (twice
+ * restores both, bit for bit). Fails if the sizes differ. */
+int nn_avg_swap(nn_avg *a, nn_net *net);
+void nn_avg_free(nn_avg *a);
 
 /* ---- files --------------------------------------------------------------- */
 

@@ -93,6 +93,25 @@ float nn_schedule_lr(const nn_schedule *s, long long step) {
         double c = 0.5 * (1 + cos(M_PI * (double)t / (double)span));
         return (float)(s->min_lr + (s->base_lr - s->min_lr) * c);
     }
+    case NN_SCHED_COSINE_RESTARTS: {
+        if (s->period_steps <= 0) {
+            nn_schedule c = *s;
+            c.kind = NN_SCHED_COSINE;
+            return nn_schedule_lr(&c, step);
+        }
+        /* find the cycle holding t: t_cur steps into a cycle of `period` */
+        double period = (double)s->period_steps, mult = s->period_mult > 1 ? s->period_mult : 1;
+        long long len = s->period_steps, t_cur = t;
+        if (mult == 1) t_cur = t % len;
+        else
+            while (t_cur >= len) {
+                t_cur -= len;
+                period *= mult;
+                len = (long long)ceil(period - 1e-9);
+            }
+        double c = 0.5 * (1 + cos(M_PI * (double)t_cur / (double)len));
+        return (float)(s->min_lr + (s->base_lr - s->min_lr) * c);
+    }
     case NN_SCHED_STEP:
         if (s->step_size <= 0) return s->base_lr;
         return s->base_lr * powf(s->gamma, (float)(t / s->step_size));
