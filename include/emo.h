@@ -474,6 +474,15 @@ int emo_plot_lines(emo_image *out, int width, int height, const emo_plot_axes *a
  * = emo_draw_default_classes (nclasses must then be 7). */
 int emo_plot_timeline(emo_image *out, int width, int height, const char *title, const float *t,
                       const float *probs, int n, int nclasses, const char *const *class_names);
+/* Stacked horizontal bars, one row per item (a file of a batch): row i's
+ * shares are shares[i * nclasses ...] (any scale; each row is normalised to
+ * its sum; a row summing to 0 is drawn grey: no face). Bars in the classes'
+ * colours with a legend; row_labels (may be NULL) on the left, cut to 60
+ * bytes. The height follows from nrows: rows of 22 px, thinner (down to
+ * 1 px, unlabelled below 9 px) so the image stays within EMO_MAX_SIDE; more
+ * rows than fit are the caller's to merge. width 320..8192. */
+int emo_plot_shares(emo_image *out, int width, const char *title, const char *const *row_labels, const float *shares,
+                    int nrows, int nclasses, const char *const *class_names);
 /* Confusion matrix heat map: counts is (n, n) row-major, rows = true class,
  * columns = predicted. Cells are coloured by the row-normalised fraction and
  * show it ("0.83") above the count. out's size follows from n (1..32). */

@@ -408,3 +408,92 @@ int emo_plot_confusion(emo_image *out, const char *title, const double *counts, 
     }
     return plot_finish(&P, out);
 }
+
+/* Labels longer than this many bytes are cut (at a UTF-8 boundary) with "...". */
+#define SHARES_LABEL_MAX 60
+
+int emo_plot_shares(emo_image *out, int width, const char *title, const char *const *row_labels, const float *shares,
+                    int nrows, int nclasses, const char *const *class_names) {
+    if (!out || !shares || nrows < 1 || nclasses < 1 || nclasses > 64)
+        return emo_fail(EMO_EINVAL, "emo_plot_shares: %d rows of %d classes (want >= 1 rows, 1..64 classes)", nrows, nclasses);
+    if (!class_names && nclasses != 7) return emo_fail(EMO_EINVAL, "emo_plot_shares: %d classes without names", nclasses);
+    if (width < 320 || width > 8192) return emo_fail(EMO_EINVAL, "emo_plot_shares: width %d (want 320..8192)", width);
+    const char *const *names = class_names ? class_names : emo_draw_default_classes;
+    /* Rows shrink to fit EMO_MAX_SIDE; below 9 px they lose their labels. */
+    double fs = 12, tfs = 16, T = (title ? tfs * 2.4 : fs) + fs * 2.6, B = fs * 1.2;
+    if (T + B + nrows > EMO_MAX_SIDE)
+        return emo_fail(EMO_ELIMIT, "emo_plot_shares: %d rows do not fit in %d pixels; merge rows first", nrows, EMO_MAX_SIDE);
+    double row = EMO_MIN(22.0, floor((EMO_MAX_SIDE - T - B) / nrows));
+    bool labels = row >= 9;
+    double lfs = EMO_MIN(fs, row * 0.72);
+    plot_ctx P;
+    int s = plot_begin(&P, 8, 8);
+    if (s) return s;
+    double label_w = 0;
+    char buf[SHARES_LABEL_MAX + 8];
+    for (int i = 0; labels && row_labels && i < nrows; i++) {
+        const char *l = row_labels[i] ? row_labels[i] : "";
+        size_t n = strlen(l);
+        if (n > SHARES_LABEL_MAX) {
+            n = SHARES_LABEL_MAX;
+            while (n > 0 && ((unsigned char)l[n] & 0xC0) == 0x80) n--;
+        }
+        snprintf(buf, sizeof buf, "%.*s%s", (int)n, l, n < strlen(l) ? "..." : "");
+        label_w = fmax(label_w, tw(&P, P.font, lfs, buf));
+    }
+    plot_end(&P);
+    double L = labels && row_labels ? EMO_MIN(label_w + fs, width * 0.45) : fs, R = fs * 1.5;
+    double bar_w = width - L - R;
+    int H = (int)ceil(T + row * nrows + B);
+    if (bar_w < 100) return emo_fail(EMO_EINVAL, "emo_plot_shares: width %d leaves no room for the bars", width);
+    if ((s = plot_begin(&P, width, H))) return s;
+    cairo_t *cr = P.cr;
+    cairo_set_source_rgb(cr, 0.1, 0.1, 0.12);
+    if (title) text_at(&P, P.bold, tfs, width / 2.0, tfs * 1.2, 0.5, 0.5, title);
+    /* Legend: one swatch per class, in a row. */
+    double lx = L, ly = T - fs * 1.7;
+    for (int c = 0; c < nclasses; c++) {
+        const char *nm = names[c] ? names[c] : "?";
+        set_rgb(cr, emo_draw_class_colour(nm), 1);
+        cairo_rectangle(cr, lx, ly - fs * 0.45, fs * 0.9, fs * 0.9);
+        cairo_fill(cr);
+        cairo_set_source_rgb(cr, 0.15, 0.15, 0.18);
+        text_at(&P, P.font, fs, lx + fs * 1.2, ly, 0, 0.5, nm);
+        lx += fs * 2 + tw(&P, P.font, fs, nm);
+    }
+    for (int i = 0; i < nrows; i++) {
+        double y = T + i * row, x = L, total = 0;
+        const float *sh = shares + (size_t)i * nclasses;
+        for (int c = 0; c < nclasses; c++) total += isfinite(sh[c]) && sh[c] > 0 ? sh[c] : 0;
+        if (total <= 0) { /* no face (or failed): a grey bar */
+            cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
+            cairo_rectangle(cr, L, y + row * 0.1, bar_w, row * 0.8);
+            cairo_fill(cr);
+        }
+        for (int c = 0; c < nclasses && total > 0; c++) {
+            double f = isfinite(sh[c]) && sh[c] > 0 ? sh[c] / total : 0;
+            set_rgb(cr, emo_draw_class_colour(names[c] ? names[c] : "?"), 1);
+            cairo_rectangle(cr, x, y + (row >= 4 ? row * 0.1 : 0), f * bar_w, row >= 4 ? row * 0.8 : row);
+            cairo_fill(cr);
+            x += f * bar_w;
+        }
+        if (labels && row_labels) {
+            const char *l = row_labels[i] ? row_labels[i] : "";
+            size_t n = strlen(l);
+            if (n > SHARES_LABEL_MAX) {
+                n = SHARES_LABEL_MAX;
+                while (n > 0 && ((unsigned char)l[n] & 0xC0) == 0x80) n--;
+            }
+            snprintf(buf, sizeof buf, "%.*s%s", (int)n, l, n < strlen(l) ? "..." : "");
+            cairo_set_source_rgb(cr, 0.15, 0.15, 0.18);
+            text_at(&P, P.font, lfs, L - fs * 0.5, y + row / 2, 1, 0.5, buf);
+        }
+    }
+    /* Axis: 0, 25, 50, 75, 100 % under the bars. */
+    cairo_set_source_rgb(cr, 0.35, 0.35, 0.38);
+    for (int k = 0; k <= 4; k++) {
+        snprintf(buf, sizeof buf, "%d%%", k * 25);
+        text_at(&P, P.font, fs * 0.85, L + bar_w * k / 4.0, T + row * nrows + fs * 0.2, 0.5, 0, buf);
+    }
+    return plot_finish(&P, out);
+}

@@ -208,7 +208,7 @@ static int analyze_photo(emo_pipeline *pl, emo_drawer *dr, const char *path, con
         if (results_draw(dr, &img, faces, n, EMO_DRAW_ALL) != EMO_OK || emo_image_save(&img, o->annotated, 92) != EMO_OK)
             status = fail(r, true, "cannot write the annotated photo");
     }
-    if (o->on_frame) o->on_frame(o->ctx, 1);
+    if (o->on_frame) o->on_frame(o->ctx, 1, 0);
 done:
     emo_image_free(&img);
     return status;
@@ -276,7 +276,7 @@ static int analyze_video(emo_pipeline *pl, emo_drawer *dr, const char *path, con
             }
         }
         n++;
-        if (o->on_frame) o->on_frame(o->ctx, n);
+        if (o->on_frame) o->on_frame(o->ctx, n, t);
     }
     r->frames = n;
     r->interrupted = o->stop && *o->stop;

@@ -29,8 +29,8 @@ typedef struct analyze_opts {
      * smoothing off (one frame: nothing to smooth over), then they are set back. */
     const emo_pipeline_params *params;
     volatile sig_atomic_t *stop; /* set by a signal handler: stop after the current frame */
-    /* Called after each frame with the frames done so far (progress). */
-    void (*on_frame)(void *ctx, long frames);
+    /* Called after each frame with the frames done so far and the frame's time (progress). */
+    void (*on_frame)(void *ctx, long frames, double time_s);
     void *ctx;
 } analyze_opts;
 

@@ -14,8 +14,8 @@
 static volatile sig_atomic_t stop_requested;
 static void on_signal(int sig) { (void)sig, stop_requested = 1; }
 
-static void on_frame(void *ctx, long n) {
-    (void)ctx;
+static void on_frame(void *ctx, long n, double time_s) {
+    (void)ctx, (void)time_s;
     progress_update(n);
 }
 

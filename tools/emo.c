@@ -12,6 +12,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"batch", cmd_batch, "many videos and photos to per-file CSV + JSON summaries; resumable, --jobs, --shard"},
     {"bench", cmd_bench, "speed: CNN training and classification (emo bench --help)"},
     {"camera", cmd_camera, "live emotions from a camera (window, or recording to video/CSV)"},
     {"convert", cmd_convert, "decode an image and write it again (grey, resized)"},
@@ -19,6 +20,7 @@ static const command commands[] = {
     {"detect", cmd_detect, "find faces with an OpenCV cascade: boxes as text or JSON, annotated image"},
     {"eval", cmd_eval, "accuracy, F1 and confusion matrix of a model on a dataset split"},
     {"image", cmd_image, "emotions of the faces in photos: annotated images, JSON or text"},
+    {"report", cmd_report, "merge the summaries of emo batch into corpus CSV/JSON tables and an overview PNG"},
     {"serve", cmd_serve, "the live web demo and JSON API on http://127.0.0.1:2000/"},
     {"train", cmd_train, "train an emotion model (or fine-tune one) on FER2013/FER+ or your own data"},
     {"video", cmd_video, "emotions in a video file: annotated MP4, per-frame CSV, timeline plot"},

@@ -54,4 +54,36 @@ void json_begin_image(json_buf *j, const char *name, int width, int height);
 void json_face(json_buf *j, const emo_face *f, const char *const *names, int nclasses);
 void json_end_image(json_buf *j);
 
+
+/* ---- Reading (tools/json_parse.c): a small DOM for the files we write
+ * ourselves (emo batch summaries). Depth at most 64; strings are decoded
+ * to UTF-8 (\u escapes included; \u0000 is refused).
+ *
+ *   json_value v;
+ *   char err[128];
+ *   if (json_parse(text, len, &v, err, sizeof err)) ...err: "line 3: expected ':'"...
+ *   const char *s = json_get_str(&v, "input");
+ *   json_value_free(&v);
+ */
+typedef enum json_type { JSON_NULL, JSON_BOOL, JSON_NUM, JSON_STR, JSON_ARR, JSON_OBJ } json_type;
+typedef struct json_value {
+    json_type type;
+    bool b;
+    double num;
+    char *str;                /* JSON_STR */
+    int n;                    /* JSON_ARR, JSON_OBJ: entries */
+    struct json_value *items; /* n values */
+    char **keys;              /* JSON_OBJ: n keys, in file order */
+} json_value;
+
+/* 0, or -1 with a message in err (out is then a JSON_NULL that needs no free). */
+int json_parse(const char *text, size_t len, json_value *out, char *err, size_t errcap);
+void json_value_free(json_value *v);
+/* The member `key` of an object (the first if repeated); NULL if v is no
+ * object or has none. */
+const json_value *json_get(const json_value *v, const char *key);
+/* Typed look-ups: the default (NULL for strings) when absent or of another type. */
+double json_get_num(const json_value *v, const char *key, double def);
+const char *json_get_str(const json_value *v, const char *key);
+
 #endif

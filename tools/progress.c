@@ -116,3 +116,13 @@ void progress_end(void) {
     }
     fflush(stderr);
 }
+
+void progress_note(const char *line) {
+    if (P.active && is_tty() && P.drawn_width) fprintf(stderr, "\r%*s\r", P.drawn_width, "");
+    fprintf(stderr, "%s\n", line);
+    if (P.active && is_tty()) {
+        P.drawn_width = 0;
+        draw(now_s());
+    }
+    fflush(stderr);
+}

@@ -20,6 +20,9 @@
 void progress_start(long long total, const char *label);
 void progress_update(long long done);
 void progress_info(const char *text);
+/* Prints one line of its own (a warning, an error) above the bar, which is
+ * redrawn under it on a terminal. */
+void progress_note(const char *line);
 /* Clears the bar (terminal) or prints a last line with the elapsed time. */
 void progress_end(void);
 /* Seconds between plain lines when stderr is not a terminal (default 30). */
