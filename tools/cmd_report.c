@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define SUMMARY_CAP (16 << 20)
 #define MAX_OVERVIEW_ROWS 4000 /* more inputs than this are merged into bins */
