@@ -645,8 +645,9 @@ static int process_one(const batch *b, const input *in, emo_pipeline *pl, emo_dr
     }
     if (s != 0) {
         snprintf(m->text, sizeof m->text, "%s", res.error);
+        bool full = disk_full(b, res.error); /* before the parts go and free the space */
         remove_parts(b, in);
-        if (disk_full(b, res.error)) {
+        if (full) {
             result = RES_DISKFULL;
         } else {
             record_failure(b, in, res.error);
@@ -798,7 +799,7 @@ int cmd_batch(int argc, char **argv) {
         {"threads", 't', "N", "threads per worker (default 1: jobs scale better than threads)", .out_int = &threads},
         {"frames", 0, "N", "at most N frames of each video", .out_int = &max_frames},
         {"list", 0, NULL, "print this shard's inputs and their output names, and stop", .out_flag = &list},
-        {"quiet", 'q', NULL, "no progress display", .out_flag = &quiet},
+        {"quiet", 'q', NULL, "no progress display (the last line, the totals, stays)", .out_flag = &quiet},
         {0},
     };
     const char *usage = "[INPUT...] [--manifest FILE] --outdir DIR [--jobs N] [--shard K/N|slurm] [--annotate] [--plot]";
@@ -1017,7 +1018,7 @@ int cmd_batch(int argc, char **argv) {
         fprintf(stderr, "emo batch: %s\n", t.fatal_text);
         status = 1;
     }
-    if (!quiet || t.failed || not_done) {
+    {
         fprintf(stderr, "emo batch: %d inputs: %d analysed, %d skipped (done before), %d failed", b.n, t.analysed, t.skipped,
                 t.failed);
         if (not_done) fprintf(stderr, ", %d not done", not_done);
