@@ -46,7 +46,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 DEB_BUILD := build-essential pkg-config libturbojpeg0-dev libspng-dev libexpat1-dev zlib1g-dev libdnnl-dev \
              libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libcairo2-dev libfreetype-dev \
              fonts-noto-color-emoji fonts-dejavu-core libmicrohttpd-dev libsdl2-dev opencv-data
-DEB_TEST  := ffmpeg curl chromium nodejs python3
+DEB_TEST  := ffmpeg curl chromium nodejs python3 parallel slurm-wlm munge
 DEB_REF   := python3-opencv python3-torch python3-numpy libopencv-dev
 
 .PHONY: all build test run-tests bench run-bench demo deps deps-ref install clean check-deps
@@ -78,7 +78,9 @@ deps-ref:
 
 check-deps:
 	@command -v pkg-config >/dev/null && pkg-config --exists $(PKGS) $(TOOL_PKGS) && [ -f /usr/include/dnnl.h ] \
-	  && command -v ffmpeg >/dev/null && command -v chromium >/dev/null || $(MAKE) --no-print-directory deps
+	  && command -v ffmpeg >/dev/null && command -v chromium >/dev/null && command -v parallel >/dev/null \
+	  && command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null \
+	  || $(MAKE) --no-print-directory deps
 
 $(BUILD)/%.o: %.c include/emo.h $(wildcard src/*.h src/nn/*.h)
 	@mkdir -p $(dir $@)

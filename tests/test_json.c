@@ -1,7 +1,9 @@
 /* test_json.c — tools/json.c, the JSON writer of `emo serve`: escaping,
  * invalid UTF-8, numbers, separators, and the face format of `emo image
- * --json` and POST /api/analyze, byte for byte. */
+ * --json` and POST /api/analyze, byte for byte; and the reader
+ * (tools/json_parse.c) of `emo batch` summaries: round trips and malformed text. */
 #include "../tools/json.c"
+#include "../tools/json_parse.c"
 #include "test.h"
 
 static void test_strings(void) {
@@ -69,7 +71,67 @@ static void test_face_format(void) {
     json_free(&j);
 }
 
+/* What the writer writes, the reader reads back: strings with escapes and
+ * UTF-8, numbers, nesting, look-ups. */
+static void test_parse_round_trip(void) {
+    json_buf j = {0};
+    json_lit(&j, "{");
+    json_key(&j, "path"), json_str(&j, "a \"b\"\\c\nd\t\x01 \xC3\xA9t\xC3\xA9 \xF0\x9F\x98\x84");
+    json_key(&j, "n"), json_lit(&j, "-12.5e1");
+    json_key(&j, "list"), json_lit(&j, "[1, [true, false, null], {\"x\": {}}, []]");
+    json_lit(&j, "}");
+    json_value v;
+    char err[128];
+    CHECK_MSG(json_parse(j.data, j.len, &v, err, sizeof err) == 0, "parse: %s", err);
+    CHECK_MSG(json_get_str(&v, "path") && strcmp(json_get_str(&v, "path"), "a \"b\"\\c\nd\t\x01 \xC3\xA9t\xC3\xA9 \xF0\x9F\x98\x84") == 0,
+              "got %s", json_get_str(&v, "path"));
+    CHECK_NEAR(json_get_num(&v, "n", 0), -125, 0);
+    const json_value *l = json_get(&v, "list");
+    CHECK(l && l->type == JSON_ARR && l->n == 4);
+    if (l && l->n == 4) {
+        CHECK(l->items[1].type == JSON_ARR && l->items[1].n == 3 && l->items[1].items[0].b && l->items[1].items[2].type == JSON_NULL);
+        CHECK(json_get(&l->items[2], "x") && json_get(&l->items[2], "x")->type == JSON_OBJ);
+        CHECK(l->items[3].type == JSON_ARR && l->items[3].n == 0);
+    }
+    CHECK(json_get(&v, "absent") == NULL && json_get_num(&v, "path", 7) == 7 && json_get_str(&v, "n") == NULL);
+    json_value_free(&v);
+    json_free(&j);
+    /* \u escapes, a surrogate pair among them */
+    const char *u = "\"\\u00e9\\ud83d\\ude04\\u002F\"";
+    CHECK_OK(json_parse(u, strlen(u), &v, err, sizeof err));
+    CHECK_MSG(v.str && strcmp(v.str, "\xC3\xA9\xF0\x9F\x98\x84/") == 0, "got %s", v.str);
+    json_value_free(&v);
+}
+
+/* Malformed text is refused with the line, never read past its end. */
+static void test_parse_malformed(void) {
+    static const char *const bad[] = {
+        "", "{", "[1,", "{\"a\" 1}", "{\"a\":1,}", "[1 2]", "\"abc", "\"a\\q\"", "\"\\u12\"", "\"\\ud83d\"",
+        "\"\\u0000\"", "tru", "nul", "01x", "{} x", "\"a\nb\"", "{1:2}", "-",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_value v;
+        char err[128] = "";
+        int r = json_parse(bad[i], strlen(bad[i]), &v, err, sizeof err);
+        CHECK_MSG(r == -1 && strncmp(err, "line ", 5) == 0, "'%s' -> %d (%s)", bad[i], r, err);
+        CHECK(v.type == JSON_NULL && v.items == NULL);
+    }
+    /* deeper than 64 */
+    char deep[200];
+    memset(deep, '[', 100);
+    memset(deep + 100, ']', 100);
+    json_value v;
+    char err[128];
+    CHECK(json_parse(deep, sizeof deep, &v, err, sizeof err) == -1);
+    CHECK_STR_CONTAINS(err, "deeper");
+    const char *two = "{\n\"a\": 1,\n\"b\" 2}";
+    CHECK(json_parse(two, strlen(two), &v, err, sizeof err) == -1);
+    CHECK_STR_CONTAINS(err, "line 3");
+}
+
 static const test_case cases[] = {
+    {"parse_round_trip", test_parse_round_trip},
+    {"parse_malformed", test_parse_malformed},
     {"strings", test_strings},
     {"numbers_and_separators", test_numbers_and_separators},
     {"grows", test_grows},
