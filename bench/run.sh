@@ -3,12 +3,12 @@
 # Each part prints its own table and machine-readable last lines; this script
 # collects those lines at the end. Timings need a quiet machine: 2-thread runs
 # collapse when another process keeps a core busy (docs/BENCHMARKS.md).
-#   env: BUILD (build), SHARED (../shared), PARTS ("detect nn pipeline serve video data"),
+#   env: BUILD (build), SHARED (../shared), PARTS ("detect nn pipeline serve video data batch"),
 #        SECONDS_PER_RUN (10), REPS (3)
 set -u
 BUILD=${BUILD:-build}
 SHARED=${SHARED:-../shared}
-PARTS=${PARTS:-"detect nn pipeline serve video data"}
+PARTS=${PARTS:-"detect nn pipeline serve video data batch"}
 SECS=${SECONDS_PER_RUN:-10}
 REPS=${REPS:-3}
 export BUILD SHARED
@@ -27,6 +27,7 @@ for part in $PARTS; do
     serve)    run "$BUILD/emo" bench serve --seconds "$SECS" ;;
     video)    run "$BUILD/bench/bench_video" ;;
     data)     run "$BUILD/bench/bench_data" ;;
+    batch)    run bench/batch.sh ;;
     *) echo "bench/run.sh: unknown part '$part'" >&2; status=2 ;;
   esac
 done
