@@ -757,6 +757,12 @@ static int spawn(const batch *b, worker *w, int id, int msg_rd, int msg_wr, work
     return 0;
 }
 
+static void free_inputs(batch *b) {
+    for (int i = 0; i < b->n; i++) free(b->in[i].arg), free(b->in[i].path), free(b->in[i].key);
+    free(b->in);
+    b->in = NULL, b->n = b->cap = 0;
+}
+
 static void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void note(const char *fmt, ...) {
     char line[2400];
@@ -838,7 +844,10 @@ int cmd_batch(int argc, char **argv) {
              b.pp.smooth, (int)b.pp.precision, max_frames, annotate, plot);
 
     for (int i = 1; i <= npos; i++) add_arg(&b, argv[i]);
-    if (manifest && read_manifest(&b, manifest)) return 1;
+    if (manifest && read_manifest(&b, manifest)) {
+        free_inputs(&b);
+        return 1;
+    }
     int listed = b.n;
     dedupe(&b, quiet);
     /* this shard's part, in list order */
@@ -854,6 +863,7 @@ int cmd_batch(int argc, char **argv) {
             json_print_str(stdout, b.in[i].key);
             putchar('\n');
         }
+        free_inputs(&b);
         return 0;
     }
 
@@ -861,11 +871,13 @@ int cmd_batch(int argc, char **argv) {
     snprintf(locks, sizeof locks, "%s/.locks", outdir);
     if ((mkdir(outdir, 0755) != 0 && errno != EEXIST) || (mkdir(locks, 0755) != 0 && errno != EEXIST)) {
         fprintf(stderr, "emo batch: cannot create %s: %s\n", errno == EEXIST ? outdir : locks, strerror(errno));
+        free_inputs(&b);
         return 1;
     }
     struct stat ost;
     if (stat(outdir, &ost) != 0 || !S_ISDIR(ost.st_mode) || access(outdir, W_OK) != 0) {
         fprintf(stderr, "emo batch: %s is not a folder this user can write\n", outdir);
+        free_inputs(&b);
         return 1;
     }
 
@@ -1039,7 +1051,7 @@ int cmd_batch(int argc, char **argv) {
     }
     if (t.failed) status = status ? status : 1;
     else if (not_done && !status) status = 1;
-    for (int i = 0; i < b.n; i++) free(b.in[i].arg), free(b.in[i].path), free(b.in[i].key);
-    free(b.in), free(todo), free(ws), free(busy), free(failures), free(failed_idx);
+    free_inputs(&b);
+    free(todo), free(ws), free(busy), free(failures), free(failed_idx);
     return status;
 }
