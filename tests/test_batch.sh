@@ -27,8 +27,9 @@ check() { # NAME CONDITION-COMMAND... ; MSG from $why
     if "$@"; then ok "$name"; else bad "$name" "${why:-$*}"; fi
     why=
 }
-SLURM_DIR= MNT=
+SLURM_DIR= MNT= PRIV=
 cleanup() {
+    [ -n "$PRIV" ] && rm -rf "$PRIV"
     if [ -n "$SLURM_DIR" ]; then
         SLURM_CONF=$SLURM_DIR/slurm.conf scontrol shutdown >/dev/null 2>&1
         for f in slurmctld.pid slurmd.pid; do
@@ -127,11 +128,14 @@ why=$(cat "$TMP"/nul/new_line.mp4-*.json); check newline_name_kept py "
 import json,sys; s=json.load(open(sys.argv[1])); assert s['input'].endswith('odd dir/new\nline.mp4') and s['status']=='ok', s" "$TMP"/nul/new_line.mp4-*.json
 
 # unreadable: as an unprivileged user (root reads anything)
-mkdir -p "$TMP/priv" && chmod 777 "$TMP/priv"
-cp "$C/day1/happy.jpg" "$TMP/priv/secret.jpg" && chmod 600 "$TMP/priv/secret.jpg"
-cp "$C/day1/happy.jpg" "$TMP/priv/open.jpg" && chmod 644 "$TMP/priv/open.jpg"
-setpriv --reuid=65534 --regid=65534 --clear-groups env EMO_MODEL_DIR="$ROOT/models" \
-    "$EMO" batch "$TMP/priv/secret.jpg" "$TMP/priv/open.jpg" -o "$TMP/priv/out" $OPTS >"$TMP/priv.log" 2>&1
+# (a folder of its own in /tmp: the suite's scratch folder is private to root)
+PRIV=$(mktemp -d /tmp/emo-batch-priv.XXXXXX) && chmod 777 "$PRIV"
+cp "$C/day1/happy.jpg" "$PRIV/secret.jpg" && chmod 600 "$PRIV/secret.jpg"
+cp "$C/day1/happy.jpg" "$PRIV/open.jpg" && chmod 644 "$PRIV/open.jpg"
+# the program and model copied there too: the clone may sit in a folder only root can enter
+mkdir -p "$PRIV/bin" && cp "$EMO" "$PRIV/bin/emo" && cp "$ROOT/models/ferplus.emo" "$PRIV/bin/" && chmod -R a+rX "$PRIV/bin"
+setpriv --reuid=65534 --regid=65534 --clear-groups env EMO_MODEL_DIR="$PRIV/bin" \
+    "$PRIV/bin/emo" batch "$PRIV/secret.jpg" "$PRIV/open.jpg" -o "$PRIV/out" $OPTS >"$TMP/priv.log" 2>&1
 rc=$?
 why="exit $rc: $(cat "$TMP/priv.log")"; check unreadable_recorded grep -q "secret.jpg: Permission denied" "$TMP/priv.log"
 why="exit $rc: $(cat "$TMP/priv.log")"; check unreadable_others_done grep -q "2 inputs: 1 analysed, 0 skipped (done before), 1 failed" "$TMP/priv.log"
