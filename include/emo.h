@@ -609,6 +609,77 @@ void emo_detector_window(const emo_detector *d, int *w, int *h);
 int emo_detect(emo_detector *d, const emo_image *grey, const emo_detect_params *p, emo_rect *faces, int capacity);
 
 /* ======================================================================== */
+/* Facial landmarks (src/landmarks.c)                                       */
+/* ======================================================================== */
+/* 68 points per face (jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, mouth
+ * 48-67: the iBUG 300-W layout) from dlib's ensemble-of-regression-trees
+ * model, the file Debian's libdlib-data installs (`make deps`). The file is
+ * read and run by this library (no dlib at run time); the points agree with
+ * dlib 19's shape_predictor within 0.01 px for the same pixels and box.
+ *
+ *   emo_landmarker *lm;
+ *   if (emo_landmarker_open(&lm, NULL) != EMO_OK) ...   // EMO_ENOTFOUND: not installed
+ *   float xy[2 * EMO_LANDMARKS_MAX];
+ *   int n = emo_landmarks(lm, &grey, box, xy);          // n points: x0 y0 x1 y1 ...
+ *   emo_landmarker_close(lm);
+ *
+ * BOX. The model was trained on the boxes of dlib's HOG face detector,
+ * which are tighter than the cascades' (emo_landmark_box converts a cascade
+ * box); points are found for any box, also one reaching past the image
+ * (pixels outside read as 0, as in dlib).
+ *
+ * SHARING, THREADS. Opening the same path again returns the same model
+ * (65 MB for the 68-point file) with a reference count; a model is
+ * read-only after opening, so any number of threads may call emo_landmarks
+ * on it at once. emo_landmarks allocates nothing (about 100 KB of stack).
+ *
+ * LIMITS. Files up to 1 GiB; up to EMO_LANDMARKS_MAX points, 64 cascade
+ * levels, 8192 trees per level, 4096 feature pixels per level, trees of
+ * depth up to 8, all of one depth. Every count is checked against these and
+ * against the bytes left in the file before anything is allocated; indices,
+ * sizes and values (no NaN or infinity) are checked too: a bad file fails
+ * with EMO_EFORMAT naming the byte offset and the field. */
+#define EMO_LANDMARKS_MAX 256
+/* Where Debian's libdlib-data puts the 68-point model; $EMO_LANDMARK_MODEL
+ * overrides it. */
+#define EMO_LANDMARK_MODEL "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
+
+typedef struct emo_landmarker emo_landmarker;
+
+typedef struct emo_landmarker_stats {
+    int points, levels, trees, depth;
+    size_t bytes; /* memory the model holds */
+} emo_landmarker_stats;
+
+/* path NULL or "": $EMO_LANDMARK_MODEL, else EMO_LANDMARK_MODEL. */
+int emo_landmarker_open(emo_landmarker **out, const char *path);
+/* The same from bytes in memory (not shared; name is for messages). */
+int emo_landmarker_parse(emo_landmarker **out, const void *bytes, size_t size, const char *name);
+void emo_landmarker_close(emo_landmarker *lm);
+int emo_landmarker_points(const emo_landmarker *lm);
+void emo_landmarker_info(const emo_landmarker *lm, emo_landmarker_stats *out);
+/* Points of the face in `box` (dlib convention: the box's pixels run from
+ * x to x + w - 1) of a grey image; xy receives 2 * points floats, pixel
+ * coordinates (pixel centres at integers). Returns the number of points or
+ * a negative emo_status (EMO_EINVAL: not grey, empty box). */
+int emo_landmarks(const emo_landmarker *lm, const emo_image *grey, emo_rect box, float *xy);
+/* The box emo_landmarks expects for a face box of the cascades
+ * (emo_detect): the same centre, shifted and shrunk as measured on the
+ * shared photos (docs/ACCURACY.md). */
+emo_rect emo_landmark_box(emo_rect cascade_box);
+
+/* Head pose in degrees from 68 landmarks: roll (in the image plane,
+ * positive = head tilted clockwise as seen, i.e. the right eye as seen
+ * lower), yaw (positive = face turned to its left, towards the image's
+ * right) and pitch (positive = chin up). A generic 3-D head is fitted to 6
+ * points (outer eye corners, nose tip, chin, mouth corners) under scaled
+ * orthographic projection: roll follows the face's own tilt within a few
+ * degrees (tests: a photo turned by 30 degrees); yaw and pitch carry the
+ * generic head's error (some degrees to tens of degrees for unusual faces)
+ * and tell frontal from turned or raised faces rather than measure them. */
+int emo_head_pose(const float *xy68, float *roll, float *yaw, float *pitch);
+
+/* ======================================================================== */
 /* Video (src/video.c)                                                      */
 /* ======================================================================== */
 /* Reading any video FFmpeg (libavformat/libavcodec 5.1) can decode, and
