@@ -577,6 +577,8 @@ int emo_classify(emo_model *model, const emo_image *faces, int n, float *probs);
  * are then processed in batches; an image above 6 Mpixel needs its first
  * scale's 8 bytes per pixel at once). */
 #define EMO_DETECT_DEFAULT_CASCADE "lbp"
+/* The cascade of emo_pipeline_params_photo (see docs/ACCURACY.md). */
+#define EMO_PHOTO_CASCADE "haar-alt2"
 
 typedef struct emo_rect {
     int x, y, w, h;
@@ -806,6 +808,8 @@ void emo_camera_close(emo_camera *c);
 /* The model used when none is named: models/ferplus.emo. */
 #define EMO_DEFAULT_MODEL "ferplus"
 
+#define EMO_FACE_POINTS 68
+
 typedef struct emo_face {
     emo_rect box;       /* in frame pixels */
     int track_id;       /* stable across frames, from 1 (0: tracker table full) */
@@ -813,6 +817,11 @@ typedef struct emo_face {
     int nclasses;       /* entries used in probs and smoothed */
     float probs[EMO_PIPELINE_MAX_CLASSES];    /* this frame's probabilities */
     float smoothed[EMO_PIPELINE_MAX_CLASSES]; /* smoothed over time (== probs when off) */
+    int npoints;                        /* 68 with landmarks, 0 without (see emo_pipeline_open) */
+    float points[2 * EMO_FACE_POINTS];  /* landmarks x0 y0 x1 y1 ... in frame pixels (emo_landmarks) */
+    float roll, yaw, pitch;             /* head pose in degrees (emo_head_pose); 0 without landmarks */
+    float tilt;                         /* degrees the face was found turned in the image plane
+                                           (rotated search; 0: found upright) */
 } emo_face;
 
 typedef struct emo_pipeline_params {
@@ -824,11 +833,32 @@ typedef struct emo_pipeline_params {
     float crop_scale;         /* crop side = this x the detector's box side (see docs/ACCURACY.md) */
     int threads;              /* 0 = all cores */
     emo_precision precision;  /* of the classifier (EMO_PRECISION_AUTO); see emo_model_set_precision */
+    const char *landmarks;    /* landmark model (emo_landmarker_open): NULL = the default file, and if
+                                 that is not installed the pipeline runs without landmarks and
+                                 emo_pipeline_warning says so; "none" = off; a path must exist */
+    int align;                /* 1: the classifier's crop is turned to level the eyes (needs landmarks) */
+    int rotated;              /* 1: full detections also search the frame turned by +-30 degrees, so
+                                 heads tilted up to about 45 degrees are found (photos; costs 2 more
+                                 detections per frame) */
+    const char *confirm;      /* photos: a second cascade that confirms weak faces: clusters of 2-3
+                                 raw hits of the main cascade, smaller than 64 px, away from the faces
+                                 found, are kept if this cascade finds a face there; NULL = off */
 } emo_pipeline_params;
 
 typedef struct emo_pipeline emo_pipeline;
 
+/* Video and camera (the real-time path): EMO_DETECT_DEFAULT_CASCADE,
+ * detect_every 1, smoothing 0.6, landmarks and alignment on, no rotated
+ * full-frame search (tracked faces that tilt are still followed). */
 emo_pipeline_params emo_pipeline_params_default(void);
+/* Still photos (emo image, uploads): the same with EMO_PHOTO_CASCADE,
+ * min_size 20, the rotated search on, weak faces confirmed by "haar" and no
+ * smoothing; chosen by measurement on the shared photos (docs/ACCURACY.md). */
+emo_pipeline_params emo_pipeline_params_photo(void);
+/* "" or why the pipeline runs without something it would use by default
+ * ("landmarks off: ... not found (Debian package libdlib-data)"). Tools
+ * print it once. */
+const char *emo_pipeline_warning(const emo_pipeline *pl);
 /* Loads the model and the cascade. EMO_ENOTFOUND names what is missing. */
 int emo_pipeline_open(emo_pipeline **out, const emo_pipeline_params *params);
 /* Processes one frame (grey, RGB or RGBA): returns the number of faces (>= 0;

@@ -102,10 +102,12 @@ int cmd_video(int argc, char **argv) {
     const char *out = NULL, *csv = NULL, *plot = NULL, *model = NULL, *cascade = NULL, *precision = "auto";
     int every = 1, threads = 0, max_frames = 0;
     float smooth = -1;
-    bool quiet = false;
+    bool quiet = false, landmarks = false;
     const cli_opt opts[] = {
         {"output", 'o', "OUT.mp4", "annotated video (H.264 MP4)", .out_str = &out},
-        {"csv", 0, "F.csv", "per-frame rows: frame,time_s,face_id,x,y,w,h,emotion,<classes>", .out_str = &csv},
+        {"csv", 0, "F.csv", "per-frame rows: frame,time_s,face_id,x,y,w,h,emotion,<classes>,roll,yaw,pitch",
+         .out_str = &csv},
+        {"landmarks", 0, NULL, "draw the 68 landmarks of each face", .out_flag = &landmarks},
         {"plot", 0, "F.png", "timeline plot of each face's emotions", .out_str = &plot},
         {"every", 0, "N", "full face detection every N frames, tracking in between (default 1)", .out_int = &every},
         {"smooth", 0, "A", "smoothing over time, 0..0.99 (default 0.6; 0 = off)", .out_float = &smooth},
@@ -155,6 +157,7 @@ int cmd_video(int argc, char **argv) {
         cli_error("video", "cannot start the pipeline");
         goto done;
     }
+    if (*emo_pipeline_warning(pl)) fprintf(stderr, "emo video: %s\n", emo_pipeline_warning(pl));
     int k = emo_pipeline_classes(pl, &names);
     tl.nclasses = k;
     if (out && results_drawer_open(&dr, pl) != EMO_OK) {
@@ -212,7 +215,7 @@ int cmd_video(int argc, char **argv) {
                 goto finish;
             }
         if (vw) {
-            results_draw(dr, &frame, faces, nf, EMO_DRAW_ALL);
+            results_draw(dr, &frame, faces, nf, EMO_DRAW_ALL | (landmarks ? RESULTS_DRAW_LANDMARKS : 0));
             if (emo_video_write(vw, &frame) != EMO_OK) {
                 cli_error("video", "writing the video failed at frame %ld", n);
                 status = 1;

@@ -82,6 +82,15 @@ function drawFaces(ctx, faces, sx, sy) {
     ctx.fillRect(x, y + h + 2, tw, th);
     ctx.fillStyle = col;
     ctx.fillText(label, x + 5, y + h + 4);
+    if (f.landmarks && $('landmarks') && $('landmarks').checked) {
+      ctx.fillStyle = '#28ff5a';
+      const r = Math.max(1.5, w / 90);
+      for (const [px, py] of f.landmarks) {
+        ctx.beginPath();
+        ctx.arc(px * sx, py * sy, r, 0, 2 * Math.PI);
+        ctx.fill();
+      }
+    }
   }
 }
 
