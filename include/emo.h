@@ -567,7 +567,8 @@ int emo_classify(emo_model *model, const emo_image *faces, int n, float *probs);
  * misses faces under 45 px and more turned faces (88% of the frames of the
  * shared video against 99% for haar-alt2, which however adds a false box in
  * a few frames). For photos with small faces use "haar-alt2" (see
- * docs/ACCURACY.md and docs/BENCHMARKS.md).
+ * docs/ACCURACY.md and docs/BENCHMARKS.md); the pipeline's photo defaults
+ * (emo_pipeline_params_photo) do, with more searches on top.
  *
  * THREADS, MEMORY. A detector is used by one thread at a time; emo_detect
  * spreads its own work over p->threads threads. Buffers grow on the first
