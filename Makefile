@@ -45,9 +45,9 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 # Debian packages the project uses (build, tests, benchmarks, demo).
 DEB_BUILD := build-essential pkg-config libturbojpeg0-dev libspng-dev libexpat1-dev zlib1g-dev libdnnl-dev \
              libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libcairo2-dev libfreetype-dev \
-             fonts-noto-color-emoji fonts-dejavu-core libmicrohttpd-dev libsdl2-dev opencv-data
+             fonts-noto-color-emoji fonts-dejavu-core libmicrohttpd-dev libsdl2-dev opencv-data libdlib-data
 DEB_TEST  := ffmpeg curl chromium nodejs python3 parallel slurm-wlm munge
-DEB_REF   := python3-opencv python3-torch python3-numpy libopencv-dev
+DEB_REF   := python3-opencv python3-torch python3-numpy libopencv-dev libdlib-dev g++
 
 .PHONY: all build test run-tests bench run-bench demo deps deps-ref install clean check-deps
 # The public targets first make sure the Debian packages are there, then run
@@ -78,6 +78,7 @@ deps-ref:
 
 check-deps:
 	@command -v pkg-config >/dev/null && pkg-config --exists $(PKGS) $(TOOL_PKGS) && [ -f /usr/include/dnnl.h ] \
+	  && [ -f /usr/share/dlib/shape_predictor_68_face_landmarks.dat ] \
 	  && command -v ffmpeg >/dev/null && command -v chromium >/dev/null && command -v parallel >/dev/null \
 	  && command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null \
 	  || $(MAKE) --no-print-directory deps
@@ -85,6 +86,10 @@ check-deps:
 $(BUILD)/%.o: %.c include/emo.h $(wildcard src/*.h src/nn/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(if $(filter tools/%,$<),$(TOOL_CFLAGS)) -c $< -o $@
+
+# dlib rounds each product of the landmark predictor on its own: no fused
+# multiply-adds there, or a feature pixel can land one pixel over.
+$(BUILD)/src/landmarks.o: CFLAGS += -ffp-contract=off
 
 $(BUILD)/libemo.a: $(LIB_OBJ)
 	@rm -f $@

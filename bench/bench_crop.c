@@ -3,7 +3,10 @@
  * prints accuracy and macro recall per scale (docs/ACCURACY.md).
  *
  *   build/bench/bench_crop [--model M] [--labels ../shared/media/labelled-faces/labels.csv]
- *                          [--scales 0.8,0.9,1.0,1.1,1.2,1.3] [--limit N]
+ *                          [--scales 0.8,0.9,1.0,1.1,1.2,1.3] [--limit N] [--align 0,1]
+ *
+ * --align runs each scale with the crop levelled by the eye line (1, needs
+ * the landmark model) and/or without (0).
  *
  * A photo counts when the detector finds a face (the largest is used); photos
  * with no face are reported separately. Labels use emo's class names. */
@@ -46,13 +49,15 @@ int main(int argc, char **argv) {
     const char *model = NULL, *labels = "../shared/media/labelled-faces/labels.csv";
     const char *scales_s = "0.8,0.9,1.0,1.1,1.2,1.3,1.4";
     int limit = 0;
+    const char *align_s = "0,1";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--labels") && i + 1 < argc) labels = argv[++i];
         else if (!strcmp(argv[i], "--scales") && i + 1 < argc) scales_s = argv[++i];
         else if (!strcmp(argv[i], "--limit") && i + 1 < argc) limit = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--align") && i + 1 < argc) align_s = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_crop [--model M] [--labels CSV] [--scales a,b,c] [--limit N]\n");
+            fprintf(stderr, "usage: bench_crop [--model M] [--labels CSV] [--scales a,b,c] [--limit N] [--align 0,1]\n");
             return 2;
         }
     }
@@ -80,11 +85,15 @@ int main(int argc, char **argv) {
     const char *const *names;
     int k = emo_pipeline_classes(pl, &names);
     printf("model %s, %d photos from %s\n", emo_pipeline_model_path(pl), n, labels);
-    printf("%-6s %8s %8s %10s %s\n", "scale", "faces", "accuracy", "macro-rec", "per-class recall");
+    if (*emo_pipeline_warning(pl)) fprintf(stderr, "bench_crop: %s\n", emo_pipeline_warning(pl));
+    printf("%-6s %5s %8s %8s %10s %s\n", "scale", "align", "faces", "accuracy", "macro-rec", "per-class recall");
     emo_image img = {0};
     emo_face faces[32];
-    for (int si = 0; si < ns; si++) {
+    for (int run = 0; run < ns * 2; run++) {
+        int si = run / 2, align = run % 2;
+        if (!strchr(align_s, '0' + align)) continue;
         pp.crop_scale = scales[si];
+        pp.align = align;
         emo_pipeline_set(pl, &pp);
         int found = 0, right = 0, cls_n[16] = {0}, cls_right[16] = {0};
         for (int i = 0; i < n; i++) {
@@ -112,7 +121,7 @@ int main(int argc, char **argv) {
             size_t len = strlen(per);
             snprintf(per + len, sizeof per - len, " %s %.2f", names[c], r);
         }
-        printf("%-6.2f %8d %7.1f%% %9.1f%% %s\n", scales[si], found, found ? 100.0 * right / found : 0,
+        printf("%-6.2f %5d %8d %7.1f%% %9.1f%% %s\n", scales[si], align, found, found ? 100.0 * right / found : 0,
                used ? 100 * macro / used : 0, per);
         fflush(stdout);
     }

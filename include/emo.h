@@ -580,7 +580,8 @@ int emo_classify(emo_model *model, const emo_image *faces, int n, float *probs);
  * misses faces under 45 px and more turned faces (88% of the frames of the
  * shared video against 99% for haar-alt2, which however adds a false box in
  * a few frames). For photos with small faces use "haar-alt2" (see
- * docs/ACCURACY.md and docs/BENCHMARKS.md).
+ * docs/ACCURACY.md and docs/BENCHMARKS.md); the pipeline's photo defaults
+ * (emo_pipeline_params_photo) do, with more searches on top.
  *
  * THREADS, MEMORY. A detector is used by one thread at a time; emo_detect
  * spreads its own work over p->threads threads. Buffers grow on the first
@@ -590,6 +591,8 @@ int emo_classify(emo_model *model, const emo_image *faces, int n, float *probs);
  * are then processed in batches; an image above 6 Mpixel needs its first
  * scale's 8 bytes per pixel at once). */
 #define EMO_DETECT_DEFAULT_CASCADE "lbp"
+/* The cascade of emo_pipeline_params_photo (see docs/ACCURACY.md). */
+#define EMO_PHOTO_CASCADE "haar-alt2"
 
 typedef struct emo_rect {
     int x, y, w, h;
@@ -620,6 +623,77 @@ void emo_detector_window(const emo_detector *d, int *w, int *h);
  * bad parameters, or min_size larger than the image (or the ROI). An image
  * smaller than the cascade window has no faces (returns 0). */
 int emo_detect(emo_detector *d, const emo_image *grey, const emo_detect_params *p, emo_rect *faces, int capacity);
+
+/* ======================================================================== */
+/* Facial landmarks (src/landmarks.c)                                       */
+/* ======================================================================== */
+/* 68 points per face (jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, mouth
+ * 48-67: the iBUG 300-W layout) from dlib's ensemble-of-regression-trees
+ * model, the file Debian's libdlib-data installs (`make deps`). The file is
+ * read and run by this library (no dlib at run time); the points agree with
+ * dlib 19's shape_predictor within 0.01 px for the same pixels and box.
+ *
+ *   emo_landmarker *lm;
+ *   if (emo_landmarker_open(&lm, NULL) != EMO_OK) ...   // EMO_ENOTFOUND: not installed
+ *   float xy[2 * EMO_LANDMARKS_MAX];
+ *   int n = emo_landmarks(lm, &grey, box, xy);          // n points: x0 y0 x1 y1 ...
+ *   emo_landmarker_close(lm);
+ *
+ * BOX. The model was trained on the boxes of dlib's HOG face detector,
+ * which are tighter than the cascades' (emo_landmark_box converts a cascade
+ * box); points are found for any box, also one reaching past the image
+ * (pixels outside read as 0, as in dlib).
+ *
+ * SHARING, THREADS. Opening the same path again returns the same model
+ * (65 MB for the 68-point file) with a reference count; a model is
+ * read-only after opening, so any number of threads may call emo_landmarks
+ * on it at once. emo_landmarks allocates nothing (about 100 KB of stack).
+ *
+ * LIMITS. Files up to 1 GiB; up to EMO_LANDMARKS_MAX points, 64 cascade
+ * levels, 8192 trees per level, 4096 feature pixels per level, trees of
+ * depth up to 8, all of one depth. Every count is checked against these and
+ * against the bytes left in the file before anything is allocated; indices,
+ * sizes and values (no NaN or infinity) are checked too: a bad file fails
+ * with EMO_EFORMAT naming the byte offset and the field. */
+#define EMO_LANDMARKS_MAX 256
+/* Where Debian's libdlib-data puts the 68-point model; $EMO_LANDMARK_MODEL
+ * overrides it. */
+#define EMO_LANDMARK_MODEL "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
+
+typedef struct emo_landmarker emo_landmarker;
+
+typedef struct emo_landmarker_stats {
+    int points, levels, trees, depth;
+    size_t bytes; /* memory the model holds */
+} emo_landmarker_stats;
+
+/* path NULL or "": $EMO_LANDMARK_MODEL, else EMO_LANDMARK_MODEL. */
+int emo_landmarker_open(emo_landmarker **out, const char *path);
+/* The same from bytes in memory (not shared; name is for messages). */
+int emo_landmarker_parse(emo_landmarker **out, const void *bytes, size_t size, const char *name);
+void emo_landmarker_close(emo_landmarker *lm);
+int emo_landmarker_points(const emo_landmarker *lm);
+void emo_landmarker_info(const emo_landmarker *lm, emo_landmarker_stats *out);
+/* Points of the face in `box` (dlib convention: the box's pixels run from
+ * x to x + w - 1) of a grey image; xy receives 2 * points floats, pixel
+ * coordinates (pixel centres at integers). Returns the number of points or
+ * a negative emo_status (EMO_EINVAL: not grey, empty box). */
+int emo_landmarks(const emo_landmarker *lm, const emo_image *grey, emo_rect box, float *xy);
+/* The box emo_landmarks expects for a face box of the cascades
+ * (emo_detect): the same centre, shifted and shrunk as measured on the
+ * shared photos (docs/ACCURACY.md). */
+emo_rect emo_landmark_box(emo_rect cascade_box);
+
+/* Head pose in degrees from 68 landmarks: roll (in the image plane,
+ * positive = head tilted clockwise as seen, i.e. the right eye as seen
+ * lower), yaw (positive = face turned to its left, towards the image's
+ * right) and pitch (positive = chin up). A generic 3-D head is fitted to 6
+ * points (outer eye corners, nose tip, chin, mouth corners) under scaled
+ * orthographic projection: roll follows the face's own tilt within a few
+ * degrees (tests: a photo turned by 30 degrees); yaw and pitch carry the
+ * generic head's error (some degrees to tens of degrees for unusual faces)
+ * and tell frontal from turned or raised faces rather than measure them. */
+int emo_head_pose(const float *xy68, float *roll, float *yaw, float *pitch);
 
 /* ======================================================================== */
 /* Video (src/video.c)                                                      */
@@ -748,6 +822,8 @@ void emo_camera_close(emo_camera *c);
 /* The model used when none is named: models/ferplus.emo. */
 #define EMO_DEFAULT_MODEL "ferplus"
 
+#define EMO_FACE_POINTS 68
+
 typedef struct emo_face {
     emo_rect box;       /* in frame pixels */
     int track_id;       /* stable across frames, from 1 (0: tracker table full) */
@@ -755,6 +831,11 @@ typedef struct emo_face {
     int nclasses;       /* entries used in probs and smoothed */
     float probs[EMO_PIPELINE_MAX_CLASSES];    /* this frame's probabilities */
     float smoothed[EMO_PIPELINE_MAX_CLASSES]; /* smoothed over time (== probs when off) */
+    int npoints;                        /* 68 with landmarks, 0 without (see emo_pipeline_open) */
+    float points[2 * EMO_FACE_POINTS];  /* landmarks x0 y0 x1 y1 ... in frame pixels (emo_landmarks) */
+    float roll, yaw, pitch;             /* head pose in degrees (emo_head_pose); 0 without landmarks */
+    float tilt;                         /* degrees the face was found turned in the image plane
+                                           (rotated search; 0: found upright) */
 } emo_face;
 
 typedef struct emo_pipeline_params {
@@ -766,11 +847,32 @@ typedef struct emo_pipeline_params {
     float crop_scale;         /* crop side = this x the detector's box side (see docs/ACCURACY.md) */
     int threads;              /* 0 = all cores */
     emo_precision precision;  /* of the classifier (EMO_PRECISION_AUTO); see emo_model_set_precision */
+    const char *landmarks;    /* landmark model (emo_landmarker_open): NULL = the default file, and if
+                                 that is not installed the pipeline runs without landmarks and
+                                 emo_pipeline_warning says so; "none" = off; a path must exist */
+    int align;                /* 1: the classifier's crop is turned to level the eyes (needs landmarks) */
+    int rotated;              /* 1: full detections also search the frame turned by +-30 degrees, so
+                                 heads tilted up to about 45 degrees are found (photos; costs 2 more
+                                 detections per frame) */
+    const char *confirm;      /* photos: a second cascade that confirms weak faces: clusters of 2-3
+                                 raw hits of the main cascade, smaller than 64 px, away from the faces
+                                 found, are kept if this cascade finds a face there; NULL = off */
 } emo_pipeline_params;
 
 typedef struct emo_pipeline emo_pipeline;
 
+/* Video and camera (the real-time path): EMO_DETECT_DEFAULT_CASCADE,
+ * detect_every 1, smoothing 0.6, landmarks and alignment on, no rotated
+ * full-frame search (tracked faces that tilt are still followed). */
 emo_pipeline_params emo_pipeline_params_default(void);
+/* Still photos (emo image, uploads): the same with EMO_PHOTO_CASCADE,
+ * min_size 20, the rotated search on, weak faces confirmed by "haar" and no
+ * smoothing; chosen by measurement on the shared photos (docs/ACCURACY.md). */
+emo_pipeline_params emo_pipeline_params_photo(void);
+/* "" or why the pipeline runs without something it would use by default
+ * ("landmarks off: ... not found (Debian package libdlib-data)"). Tools
+ * print it once. */
+const char *emo_pipeline_warning(const emo_pipeline *pl);
 /* Loads the model and the cascade. EMO_ENOTFOUND names what is missing. */
 int emo_pipeline_open(emo_pipeline **out, const emo_pipeline_params *params);
 /* Processes one frame (grey, RGB or RGBA): returns the number of faces (>= 0;

@@ -59,7 +59,7 @@ static void test_face_format(void) {
     for (int c = 0; c < 7; c++) faces[0].smoothed[c] = p[c], faces[1].smoothed[c] = p[6 - c];
     json_buf j = {0};
     json_begin_image(&j, "dir/ph\"oto.jpg", 500, 282);
-    for (int i = 0; i < 2; i++) json_face(&j, &faces[i], names, 7);
+    for (int i = 0; i < 2; i++) json_face(&j, &faces[i], names, 7, true);
     json_end_image(&j);
     const char *want =
         "{\"image\":\"dir/ph\\\"oto.jpg\",\"width\":500,\"height\":282,\"faces\":["
@@ -68,6 +68,19 @@ static void test_face_format(void) {
         "{\"box\":[0,0,30,31],\"track_id\":2,\"emotion\":\"neutral\",\"scores\":{\"angry\":0.0156,"
         "\"disgust\":0.0200,\"fear\":0.0101,\"happy\":0.9312,\"sad\":0.0100,\"surprise\":0.0005,\"neutral\":0.0123}}]}";
     CHECK_MSG(j.data && strcmp(j.data, want) == 0, "\n  got:  %s\n  want: %s", j.data, want);
+    /* with landmarks: the pose always, the points when asked; a tilt */
+    faces[0].npoints = 68;
+    for (int k = 0; k < 68; k++) faces[0].points[2 * k] = 100 + k, faces[0].points[2 * k + 1] = 50.25f;
+    faces[0].roll = -13.84f, faces[0].yaw = 5.0f, faces[0].pitch = 0;
+    faces[0].tilt = 30;
+    for (int pts = 0; pts < 2; pts++) {
+        json_clear(&j);
+        json_face(&j, &faces[0], names, 7, pts);
+        CHECK_STR_CONTAINS(j.data, "\"neutral\":0.0156},\"pose\":{\"roll\":-13.8,\"yaw\":5.0,\"pitch\":0.0}");
+        CHECK_STR_CONTAINS(j.data, pts ? "\"landmarks\":[[100.0,50.2],[101.0,50.2]," : "\"pose\"");
+        CHECK_STR_CONTAINS(j.data, pts ? "[167.0,50.2]],\"tilt\":30}" : "},\"tilt\":30}");
+        CHECK(pts || !strstr(j.data, "landmarks"));
+    }
     json_free(&j);
 }
 

@@ -83,14 +83,18 @@ d = json.load(open(sys.argv[1]))
 assert d['image'] == 'happy.jpg' and d['width'] == 500 and d['height'] == 282, d
 assert len(d['faces']) == 1, d
 f = d['faces'][0]
-assert list(f) == ['box', 'track_id', 'emotion', 'scores'], f
+assert list(f) == ['box', 'track_id', 'emotion', 'scores', 'pose', 'landmarks'], f
+assert len(f['landmarks']) == 68 and all(len(p) == 2 for p in f['landmarks']), f
+x, y, w, h = f['box']
+assert all(x - 5 <= p[0] <= x + w + 5 and y <= p[1] <= y + 1.2 * h for p in f['landmarks']), f
+assert set(f['pose']) == {'roll', 'yaw', 'pitch'}, f
 assert len(f['box']) == 4 and f['track_id'] == 1 and f['emotion'] in f['scores'], f
 assert abs(sum(f['scores'].values()) - 1) < 0.01, f
 assert max(f['scores'], key=f['scores'].get) == f['emotion'], f
 EOF
-# The same JSON as `emo image --json`, when that command is built.
+# The same JSON as `emo image --json --landmarks`, when that command is built.
 if "$EMO" image --help >/dev/null 2>&1; then
-    "$EMO" image --json "$PHOTO" >"$TMP/cli.json" 2>"$TMP/cli.err"
+    "$EMO" image --json --landmarks "$PHOTO" >"$TMP/cli.json" 2>"$TMP/cli.err"
     sed "s|\"image\":\"[^\"]*\"|\"image\":\"happy.jpg\"|" "$TMP/cli.json" | tr -d '\n' >"$TMP/cli1.json"
     tr -d '\n' <"$TMP/analyze.json" >"$TMP/api1.json"
     cmp -s "$TMP/cli1.json" "$TMP/api1.json" && ok analyze_equals_cli_json ||

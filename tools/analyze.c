@@ -205,7 +205,7 @@ static int analyze_photo(emo_pipeline *pl, emo_drawer *dr, const char *path, con
         if ((status = close_csv(r, f, o->csv, 0))) goto done;
     }
     if (o->annotated) {
-        if (results_draw(dr, &img, faces, n, EMO_DRAW_ALL) != EMO_OK || emo_image_save(&img, o->annotated, 92) != EMO_OK)
+        if (results_draw(dr, &img, faces, n, EMO_DRAW_ALL | o->draw_flags) != EMO_OK || emo_image_save(&img, o->annotated, 92) != EMO_OK)
             status = fail(r, true, "cannot write the annotated photo");
     }
     if (o->on_frame) o->on_frame(o->ctx, 1, 0);
@@ -269,7 +269,7 @@ static int analyze_video(emo_pipeline *pl, emo_drawer *dr, const char *path, con
                 goto done;
             }
         if (vw) {
-            results_draw(dr, &frame, faces, nf, EMO_DRAW_ALL);
+            results_draw(dr, &frame, faces, nf, EMO_DRAW_ALL | o->draw_flags);
             if (emo_video_write(vw, &frame) != EMO_OK) {
                 status = fail(r, true, "writing the video failed at frame %ld", n);
                 break;

@@ -24,6 +24,7 @@ typedef struct analyze_opts {
     const char *csv;       /* per-frame CSV (results_csv_header/rows); NULL = none */
     const char *annotated; /* video: annotated MP4; photo: annotated JPEG/PNG; NULL = none */
     const char *plot;      /* timeline PNG of the longest tracks (videos only); NULL = none */
+    unsigned draw_flags;   /* added to EMO_DRAW_ALL on the annotated output (RESULTS_DRAW_LANDMARKS) */
     long max_frames;       /* stop after this many frames; <= 0 = all */
     /* The parameters the pipeline was opened with: a photo is processed with
      * smoothing off (one frame: nothing to smooth over), then they are set back. */

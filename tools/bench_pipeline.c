@@ -53,7 +53,8 @@ static double pass_with_decode(const char *input, emo_pipeline *pl, emo_image *f
 
 int bench_pipeline(int argc, char **argv) {
     const char *input = NULL, *model = NULL, *cascade = NULL, *precision = "auto";
-    int threads = 0, every = 1;
+    int threads = 0, every = 1, align = -1;
+    bool no_landmarks = false;
     float seconds = 10;
     const cli_opt opts[] = {
         {"input", 'i', "VIDEO", "video to process (required)", .out_str = &input},
@@ -63,6 +64,8 @@ int bench_pipeline(int argc, char **argv) {
         {"model", 'm', "M", "model (default ferplus)", .out_str = &model},
         {"cascade", 0, "C", "detector cascade (default as emo_detector_open)", .out_str = &cascade},
         CLI_PRECISION_OPT(&precision),
+        {"no-landmarks", 0, NULL, "without landmarks (and so without alignment)", .out_flag = &no_landmarks},
+        {"align", 0, "0|1", "level the classifier's crop by the eyes (default 1)", .out_int = &align},
         {0},
     };
     const char *usage = "--input VIDEO [--threads N] [--seconds S] [--every N]";
@@ -81,8 +84,11 @@ int bench_pipeline(int argc, char **argv) {
     pp.cascade = cascade;
     pp.threads = threads;
     pp.detect_every = every;
+    if (no_landmarks) pp.landmarks = "none";
+    if (align >= 0) pp.align = align;
     emo_pipeline *pl;
     if (emo_pipeline_open(&pl, &pp) != EMO_OK) return cli_error("bench pipeline", "cannot start the pipeline");
+    if (*emo_pipeline_warning(pl)) fprintf(stderr, "emo bench pipeline: %s\n", emo_pipeline_warning(pl));
 
     int status = 1, nframes = 0, w = 0, h = 0;
     emo_image *frames = calloc(MAX_FRAMES, sizeof *frames), scratch = {0};
@@ -122,12 +128,48 @@ int bench_pipeline(int argc, char **argv) {
         nodec[nn++] = nframes / (now_s() - t0);
     } while (now_s() < t_end && nn < 1000);
 
+    /* Landmarks alone: every face of the held frames, the best of 5 rounds. */
+    double lm_ms = 0;
+    long lm_faces = 0;
+    emo_landmarker *lm = NULL;
+    if (!no_landmarks && emo_landmarker_open(&lm, NULL) == EMO_OK) {
+        static emo_rect boxes[MAX_FRAMES][4];
+        static int nbox[MAX_FRAMES];
+        emo_pipeline_reset(pl);
+        for (int i = 0; i < nframes; i++) {
+            int nf = emo_pipeline_process(pl, &frames[i], faces, 64);
+            nbox[i] = nf < 0 ? 0 : nf < 4 ? nf : 4;
+            for (int k = 0; k < nbox[i]; k++) boxes[i][k] = emo_landmark_box(faces[k].box);
+        }
+        emo_image grey = {0};
+        float xy[2 * EMO_LANDMARKS_MAX];
+        lm_ms = 1e9;
+        for (int round = 0; round < 5; round++) {
+            double t = 0;
+            long nfaces = 0;
+            for (int i = 0; i < nframes; i++) {
+                if (!nbox[i] || emo_image_to_grey(&frames[i], &grey) != EMO_OK) continue;
+                double t0 = now_s();
+                for (int k = 0; k < nbox[i]; k++) emo_landmarks(lm, &grey, boxes[i][k], xy);
+                t += now_s() - t0;
+                nfaces += nbox[i];
+            }
+            if (nfaces && t * 1e3 / nfaces < lm_ms) lm_ms = t * 1e3 / nfaces;
+            lm_faces = nfaces;
+        }
+        emo_image_free(&grey);
+        emo_landmarker_close(lm);
+    }
+
     double mf = median(fps, np), mn = median(nodec, nn);
     printf("input %s (%dx%d), %d passes with decoding, %d without (%d frames each)\n", input, w, h, np, nn, nframes);
     printf("decode+detect+classify+track: %.1f fps (median)\n", mf);
     printf("detect+classify+track:        %.1f fps (median)\n", mn);
-    printf("emo pipeline threads=%d fps=%.1f fps_nodecode=%.1f width=%d height=%d every=%d dtype=%s\n", threads, mf, mn, w,
-           h, every, emo_precision_name(pp.precision));
+    if (lm_faces) printf("landmarks alone:              %.3f ms per face (best of 5 rounds over %ld faces)\n", lm_ms, lm_faces);
+    printf("emo pipeline threads=%d fps=%.1f fps_nodecode=%.1f width=%d height=%d every=%d dtype=%s landmarks=%d "
+           "align=%d landmark_ms=%.3f\n",
+           threads, mf, mn, w, h, every, emo_precision_name(pp.precision), !no_landmarks && lm_faces > 0,
+           align < 0 ? 1 : align, lm_ms);
     status = 0;
 done:
     for (int i = 0; frames && i < MAX_FRAMES; i++) emo_image_free(&frames[i]);

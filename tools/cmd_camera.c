@@ -126,6 +126,7 @@ int cmd_camera(int argc, char **argv) {
         cli_error("camera", "cannot start the pipeline");
         goto done;
     }
+    if (*emo_pipeline_warning(pl)) fprintf(stderr, "emo camera: %s\n", emo_pipeline_warning(pl));
     int k = emo_pipeline_classes(pl, &names);
     if (results_drawer_open(&dr, pl) != EMO_OK) {
         cli_error("camera", "cannot load fonts");

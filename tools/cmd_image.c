@@ -21,7 +21,7 @@ static void outdir_path(char *buf, size_t cap, const char *dir, const char *in) 
 
 int cmd_image(int argc, char **argv) {
     const char *out = NULL, *outdir = NULL, *model = NULL, *cascade = NULL, *precision = "auto";
-    bool json = false, no_chart = false;
+    bool json = false, no_chart = false, landmarks = false, upright = false;
     int threads = 0, min_size = 0;
     const cli_opt opts[] = {
         {"output", 'o', "OUT", "annotated image (.jpg or .png; one input only)", .out_str = &out},
@@ -31,6 +31,8 @@ int cmd_image(int argc, char **argv) {
         {"cascade", 0, "C", "face detector cascade (name or path)", .out_str = &cascade},
         {"min-size", 0, "N", "smallest face side in pixels (default 30)", .out_int = &min_size},
         {"no-chart", 0, NULL, "draw boxes, labels and emoji but no bar charts", .out_flag = &no_chart},
+        {"landmarks", 0, NULL, "68 landmarks per face: in the JSON and drawn", .out_flag = &landmarks},
+        {"upright", 0, NULL, "search upright faces only (no +-30 degree passes; faster)", .out_flag = &upright},
         {"threads", 't', "N", "threads (default: all cores)", .out_int = &threads},
         CLI_PRECISION_OPT(&precision),
         {0},
@@ -48,16 +50,17 @@ int cmd_image(int argc, char **argv) {
         fprintf(stderr, "emo image: cannot create %s: %s\n", outdir, strerror(errno));
         return 1;
     }
-    emo_pipeline_params pp = emo_pipeline_params_default();
+    emo_pipeline_params pp = emo_pipeline_params_photo(); /* stills: photo detection, no smoothing */
     if (cli_precision("image", precision, &pp.precision)) return 2;
     pp.model = model;
-    pp.cascade = cascade;
+    if (cascade) pp.cascade = cascade;
     pp.threads = threads;
-    pp.smooth = 0; /* stills: nothing to smooth over */
+    if (upright) pp.rotated = 0;
     if (min_size > 0) pp.detect.min_size = min_size;
     emo_pipeline *pl = NULL;
     emo_drawer *dr = NULL;
     if (emo_pipeline_open(&pl, &pp) != EMO_OK) return cli_error("image", "cannot start the pipeline");
+    if (*emo_pipeline_warning(pl)) fprintf(stderr, "emo image: %s\n", emo_pipeline_warning(pl));
     if ((out || outdir) && results_drawer_open(&dr, pl) != EMO_OK) {
         emo_pipeline_close(pl);
         return cli_error("image", "cannot load fonts");
@@ -91,7 +94,7 @@ int cmd_image(int argc, char **argv) {
         if (json) {
             json_clear(&js);
             json_begin_image(&js, in, img.width, img.height);
-            for (int k = 0; k < n; k++) json_face(&js, &faces[k], names, faces[k].nclasses);
+            for (int k = 0; k < n; k++) json_face(&js, &faces[k], names, faces[k].nclasses, landmarks);
             json_end_image(&js);
             if (js.failed) {
                 fprintf(stderr, "emo image: out of memory\n");
@@ -115,6 +118,7 @@ int cmd_image(int argc, char **argv) {
             if (outdir) outdir_path(path, sizeof path, outdir, in);
             else snprintf(path, sizeof path, "%s", out);
             unsigned flags = no_chart ? EMO_DRAW_BOX | EMO_DRAW_LABEL | EMO_DRAW_EMOJI : EMO_DRAW_ALL;
+            if (landmarks) flags |= RESULTS_DRAW_LANDMARKS;
             if (results_draw(dr, &img, faces, n, flags) != EMO_OK || emo_image_save(&img, path, 92) != EMO_OK) {
                 cli_error("image", "cannot write the annotated image");
                 failures++;

@@ -46,10 +46,12 @@ int cmd_video(int argc, char **argv) {
     const char *out = NULL, *csv = NULL, *plot = NULL, *model = NULL, *cascade = NULL, *precision = "auto";
     int every = 1, threads = 0, max_frames = 0;
     float smooth = -1;
-    bool quiet = false;
+    bool quiet = false, landmarks = false;
     const cli_opt opts[] = {
         {"output", 'o', "OUT.mp4", "annotated video (H.264 MP4)", .out_str = &out},
-        {"csv", 0, "F.csv", "per-frame rows: frame,time_s,face_id,x,y,w,h,emotion,<classes>", .out_str = &csv},
+        {"csv", 0, "F.csv", "per-frame rows: frame,time_s,face_id,x,y,w,h,emotion,<classes>,roll,yaw,pitch",
+         .out_str = &csv},
+        {"landmarks", 0, NULL, "draw the 68 landmarks of each face", .out_flag = &landmarks},
         {"plot", 0, "F.png", "timeline plot of each face's emotions", .out_str = &plot},
         {"every", 0, "N", "full face detection every N frames, tracking in between (default 1)", .out_int = &every},
         {"smooth", 0, "A", "smoothing over time, 0..0.99 (default 0.6; 0 = off)", .out_float = &smooth},
@@ -106,6 +108,7 @@ int cmd_video(int argc, char **argv) {
         cli_error("video", "cannot start the pipeline");
         goto done;
     }
+    if (*emo_pipeline_warning(pl)) fprintf(stderr, "emo video: %s\n", emo_pipeline_warning(pl));
     if (out && results_drawer_open(&dr, pl) != EMO_OK) {
         cli_error("video", "cannot load fonts");
         goto done;
@@ -113,7 +116,8 @@ int cmd_video(int argc, char **argv) {
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     analyze_opts ao = {.csv = csv, .annotated = out, .plot = plot, .max_frames = max_frames, .params = &pp,
-                       .stop = &stop_requested, .on_frame = quiet ? NULL : on_frame};
+                       .stop = &stop_requested, .on_frame = quiet ? NULL : on_frame,
+                       .draw_flags = landmarks ? RESULTS_DRAW_LANDMARKS : 0};
     if (!quiet) progress_start(total > 0 ? total : 0, "video");
     status = analyze_input(pl, dr, in, &ao, &res);
     if (!quiet) progress_end();

@@ -143,7 +143,7 @@ void json_begin_image(json_buf *j, const char *name, int width, int height) {
     json_printf(j, ",\"width\":%d,\"height\":%d,\"faces\":[", width, height);
 }
 
-void json_face(json_buf *j, const emo_face *f, const char *const *names, int nclasses) {
+void json_face(json_buf *j, const emo_face *f, const char *const *names, int nclasses, bool points) {
     json_sep(j);
     json_printf(j, "{\"box\":[%d,%d,%d,%d],\"track_id\":%d,\"emotion\":", f->box.x, f->box.y, f->box.w,
                 f->box.h, f->track_id);
@@ -155,7 +155,18 @@ void json_face(json_buf *j, const emo_face *f, const char *const *names, int ncl
         if (isfinite(f->smoothed[c])) json_printf(j, "%.4f", f->smoothed[c]);
         else json_lit(j, "null");
     }
-    json_lit(j, "}}");
+    json_lit(j, "}");
+    if (f->npoints > 0) {
+        json_printf(j, ",\"pose\":{\"roll\":%.1f,\"yaw\":%.1f,\"pitch\":%.1f}", f->roll, f->yaw, f->pitch);
+        if (points) {
+            json_lit(j, ",\"landmarks\":[");
+            for (int i = 0; i < f->npoints && i < EMO_FACE_POINTS; i++)
+                json_printf(j, "%s[%.1f,%.1f]", i ? "," : "", f->points[2 * i], f->points[2 * i + 1]);
+            json_lit(j, "]");
+        }
+    }
+    if (f->tilt != 0) json_printf(j, ",\"tilt\":%.0f", f->tilt);
+    json_lit(j, "}");
 }
 
 void json_end_image(json_buf *j) { json_lit(j, "]}"); }

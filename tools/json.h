@@ -3,7 +3,7 @@
  *
  *   json_buf j = {0};
  *   json_begin_image(&j, "photo.jpg", w, h);
- *   for (...) json_face(&j, &faces[i], names, nclasses);
+ *   for (...) json_face(&j, &faces[i], names, nclasses, false);
  *   json_end_image(&j);
  *   if (j.failed) ...out of memory...; else fwrite(j.data, 1, j.len, stdout);
  *   json_free(&j);
@@ -51,7 +51,10 @@ void json_key(json_buf *j, const char *key);
  * with the smoothed probabilities (equal to the raw ones for one image) in
  * model class order. */
 void json_begin_image(json_buf *j, const char *name, int width, int height);
-void json_face(json_buf *j, const emo_face *f, const char *const *names, int nclasses);
+/* A face: box, track id, emotion, scores; with landmarks, "pose":
+ * {"roll","yaw","pitch"} (degrees), and with `points` also
+ * "landmarks":[[x,y],...] (68, pixels, 1 decimal). */
+void json_face(json_buf *j, const emo_face *f, const char *const *names, int nclasses, bool points);
 void json_end_image(json_buf *j);
 
 

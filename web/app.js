@@ -96,7 +96,7 @@ function layoutFaces(ctx, faces, sx, sy, W, H, px) {
   const placed = [];
   const free = (r, i) => r.x >= 0 && r.y >= 0 && r.x + r.w <= W && r.y + r.h <= H
     && boxes.every((b, j) => j === i || !meets(r, grown(b))) && placed.every((p) => !meets(r, p));
-  const out = faces.map((f, i) => ({ face: f, index: i, box: boxes[i], colour: colourOf(f.emotion), chip: null, emoji: null }));
+  const out = faces.map((f, i) => ({ face: f, index: i, box: boxes[i], colour: colourOf(f.emotion), chip: null, emoji: null, sx, sy }));
   for (const o of out) {
     const b = o.box, f = o.face;
     const size = Math.round(Math.min(Math.max(13 * px, b.w / 9), 22 * px));
@@ -145,6 +145,15 @@ function paintFaces(ctx, layout, highlight) {
       ctx.textBaseline = 'middle';
       ctx.fillStyle = hi ? '#111' : o.colour;
       ctx.fillText(c.text, c.x + c.size * 0.35, c.y + c.h / 2);
+    }
+    if (o.face.landmarks && $('landmarks') && $('landmarks').checked) { // the 68 points, as dots
+      ctx.fillStyle = '#28ff5a';
+      const r = Math.max(1.5, b.w / 90);
+      for (const [x, y] of o.face.landmarks) {
+        ctx.beginPath();
+        ctx.arc(x * o.sx, y * o.sy, r, 0, 2 * Math.PI);
+        ctx.fill();
+      }
     }
   }
 }

@@ -86,7 +86,7 @@ int serve_analyze(emo_pipeline *p, const emo_image *rgb, const char *name, json_
     const char *const *names = NULL;
     int nc = emo_pipeline_classes(p, &names);
     json_begin_image(out, name, rgb->width, rgb->height);
-    for (int i = 0; i < n; i++) json_face(out, &faces[i], names, nc);
+    for (int i = 0; i < n; i++) json_face(out, &faces[i], names, nc, true);
     json_end_image(out);
     return out->failed ? emo_fail(EMO_ENOMEM, "out of memory writing JSON") : n;
 }
@@ -184,7 +184,7 @@ bool serve_settings_parse(server *sv, struct MHD_Connection *c, serve_settings *
 }
 
 static emo_pipeline_params pipe_params(server *sv, const serve_settings *s, int threads) {
-    emo_pipeline_params pp = emo_pipeline_params_default();
+    emo_pipeline_params pp = s->photo ? emo_pipeline_params_photo() : emo_pipeline_params_default();
     pp.model = sv->models[s->model].path;
     pp.smooth = s->smooth;
     pp.detect_every = s->detect_every;
@@ -206,6 +206,7 @@ static serve_pipe *pool_acquire(server *sv, const serve_settings *want) {
     serve_settings s = *want;
     s.smooth = 0;
     s.detect_every = 1;
+    s.photo = 1;
     pthread_mutex_lock(&sv->pool_lock);
     serve_pipe *got = NULL;
     while (!got && !atomic_load(&sv->stopping)) {
@@ -808,7 +809,7 @@ int cmd_serve(int argc, char **argv) {
     }
     sv->npool = sv->workers;
     /* As serve_settings_parse's defaults after pool_acquire's normalisation. */
-    serve_settings defaults = {.model = sv->default_model, .smooth = 0, .detect_every = 1,
+    serve_settings defaults = {.model = sv->default_model, .smooth = 0, .detect_every = 1, .photo = 1,
                                .min_face = emo_pipeline_params_default().detect.min_size,
                                .neighbors = emo_pipeline_params_default().detect.min_neighbors};
     for (int i = 0; i < sv->npool; i++) {

@@ -64,6 +64,7 @@ typedef struct serve_settings {
     int detect_every; /* full detection every N frames */
     int min_face;     /* smallest face side searched, pixels (0 = detector default) */
     int neighbors;    /* detector's min_neighbors: higher = fewer, surer faces */
+    int photo;        /* 1: still photos (emo_pipeline_params_photo), 0: video */
 } serve_settings;
 
 /* A pipeline and what it was opened with. */

@@ -154,7 +154,7 @@ static bool analyse_frame(session *ss) {
     json_clear(j);
     json_printf(j, "{\"type\":\"result\",\"frame\":%llu,\"width\":%d,\"height\":%d,\"ms\":%.1f,\"faces\":[",
                 (unsigned long long)ss->frame_no, ss->rgb.width, ss->rgb.height, (serve_now() - t0) * 1e3);
-    for (int i = 0; i < n; i++) json_face(j, &ss->faces[i], names, nc);
+    for (int i = 0; i < n; i++) json_face(j, &ss->faces[i], names, nc, true);
     json_lit(j, "]}");
     return send_json_msg(ss);
 }
