@@ -100,12 +100,18 @@ static dnnl_engine_t g_engine;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static __thread dnnl_stream_t t_stream;
 
+static pthread_key_t g_stream_key; /* destroys a thread's stream when the thread ends */
+
+static void stream_free(void *s) { dnnl_stream_destroy((dnnl_stream_t)s); }
+
 static void engine_init(void) {
-    if (dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success) g_engine = NULL;
+    if (pthread_key_create(&g_stream_key, stream_free) != 0 || dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success)
+        g_engine = NULL;
 }
 
 static dnnl_stream_t stream(void) {
-    if (!t_stream && g_engine) dnnl_stream_create(&t_stream, g_engine, dnnl_stream_default_flags);
+    if (!t_stream && g_engine && dnnl_stream_create(&t_stream, g_engine, dnnl_stream_default_flags) == dnnl_success)
+        pthread_setspecific(g_stream_key, t_stream);
     return t_stream;
 }
 
