@@ -140,6 +140,7 @@ typedef struct rd {
 } rd;
 
 static void get(rd *r, void *d, size_t n) {
+    if (n == 0) return; /* d may be NULL then (an empty block) */
     if (r->bad || n > r->n - r->at) {
         r->bad = 1;
         memset(d, 0, n);
