@@ -412,6 +412,16 @@ int emo_plot_confusion(emo_image *out, const char *title, const double *counts, 
 /* Labels longer than this many bytes are cut (at a UTF-8 boundary) with "...". */
 #define SHARES_LABEL_MAX 60
 
+/* A row label cut to SHARES_LABEL_MAX bytes on a UTF-8 boundary, "..." if cut. */
+static void shares_label(char *buf, size_t cap, const char *l) {
+    size_t n = strlen(l);
+    if (n > SHARES_LABEL_MAX) {
+        n = SHARES_LABEL_MAX;
+        while (n > 0 && ((unsigned char)l[n] & 0xC0) == 0x80) n--;
+    }
+    snprintf(buf, cap, "%.*s%s", (int)n, l, n < strlen(l) ? "..." : "");
+}
+
 int emo_plot_shares(emo_image *out, int width, const char *title, const char *const *row_labels, const float *shares,
                     int nrows, int nclasses, const char *const *class_names) {
     if (!out || !shares || nrows < 1 || nclasses < 1 || nclasses > 64)
@@ -433,12 +443,7 @@ int emo_plot_shares(emo_image *out, int width, const char *title, const char *co
     char buf[SHARES_LABEL_MAX + 8];
     for (int i = 0; labels && row_labels && i < nrows; i++) {
         const char *l = row_labels[i] ? row_labels[i] : "";
-        size_t n = strlen(l);
-        if (n > SHARES_LABEL_MAX) {
-            n = SHARES_LABEL_MAX;
-            while (n > 0 && ((unsigned char)l[n] & 0xC0) == 0x80) n--;
-        }
-        snprintf(buf, sizeof buf, "%.*s%s", (int)n, l, n < strlen(l) ? "..." : "");
+        shares_label(buf, sizeof buf, l);
         label_w = fmax(label_w, tw(&P, P.font, lfs, buf));
     }
     plot_end(&P);
@@ -479,12 +484,7 @@ int emo_plot_shares(emo_image *out, int width, const char *title, const char *co
         }
         if (labels && row_labels) {
             const char *l = row_labels[i] ? row_labels[i] : "";
-            size_t n = strlen(l);
-            if (n > SHARES_LABEL_MAX) {
-                n = SHARES_LABEL_MAX;
-                while (n > 0 && ((unsigned char)l[n] & 0xC0) == 0x80) n--;
-            }
-            snprintf(buf, sizeof buf, "%.*s%s", (int)n, l, n < strlen(l) ? "..." : "");
+            shares_label(buf, sizeof buf, l);
             cairo_set_source_rgb(cr, 0.15, 0.15, 0.18);
             text_at(&P, P.font, lfs, L - fs * 0.5, y + row / 2, 1, 0.5, buf);
         }

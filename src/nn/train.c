@@ -82,6 +82,19 @@ int nn_mix_parse(const char *spec, nn_mix *out) {
     *out = m;
     return EMO_OK;
 }
+/* Rows i and n-1-i of x (n rows of `per`) become l*own + (1-l)*partner. */
+static void mix_pairs(float *x, size_t per, int n, float l) {
+    float l1 = 1 - l;
+    for (int i = 0; i < n / 2; i++) {
+        float *a = x + (size_t)i * per, *b = x + (size_t)(n - 1 - i) * per;
+        for (size_t q = 0; q < per; q++) {
+            float u = a[q], v = b[q];
+            a[q] = l * u + l1 * v;
+            b[q] = l * v + l1 * u;
+        }
+    }
+}
+
 
 int nn_mix_batch(const nn_mix *m, uint64_t seed, int n, int h, int w, int c, float *x, int k, float *target,
                  float *lambda) {
@@ -110,26 +123,10 @@ int nn_mix_batch(const nn_mix *m, uint64_t seed, int n, int h, int w, int c, flo
                 }
         }
     } else {
-        float l = (float)lam, l1 = 1 - l;
-        for (int i = 0; i < n / 2; i++) {
-            float *a = x + (size_t)i * per, *b = x + (size_t)(n - 1 - i) * per;
-            for (size_t q = 0; q < per; q++) {
-                float u = a[q], v = b[q];
-                a[q] = l * u + l1 * v;
-                b[q] = l * v + l1 * u;
-            }
-        }
+        mix_pairs(x, per, n, (float)lam);
     }
-    float l = (float)lam, l1 = 1 - l;
-    for (int i = 0; i < n / 2; i++) {
-        float *a = target + (size_t)i * k, *b = target + (size_t)(n - 1 - i) * k;
-        for (int j = 0; j < k; j++) {
-            float u = a[j], v = b[j];
-            a[j] = l * u + l1 * v;
-            b[j] = l * v + l1 * u;
-        }
-    }
-    if (lambda) *lambda = l;
+    mix_pairs(target, (size_t)k, n, (float)lam);
+    if (lambda) *lambda = (float)lam;
     return cut ? NN_MIXED_CUTMIX : NN_MIXED_MIXUP;
 }
 
